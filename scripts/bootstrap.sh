@@ -47,9 +47,11 @@ fi
 stamp=.venv/.hitless-deps
 want=$(cat agent/pyproject.toml scripts/requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -r scripts/requirements-dev.txt
-  .venv/bin/pip install -q -e agent
+  # pip.conf on some machines names local mirrors that may be absent; their warnings are noise.
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -r scripts/requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/pip install -q -e agent 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import hitless, ansible, molecule, pytest, scapy, hypothesis, bcc"
   echo "$want" > "$stamp"
 fi
 echo "bootstrap: ready ($ROOT/.venv, headers $(basename "$hdr"))"

@@ -1,0 +1,4 @@
+"""Allows `python -m hitless`."""
+from hitless.cli.main import main
+
+raise SystemExit(main())

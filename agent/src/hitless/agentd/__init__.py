@@ -1,0 +1,1 @@
+"""The agent daemon: one asyncio loop, role services and the control socket."""

@@ -1,0 +1,1 @@
+"""The `hitless` command line."""

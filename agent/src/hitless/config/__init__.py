@@ -1,0 +1,1 @@
+"""Agent configuration: YAML loading and validation with file/key/reason errors."""

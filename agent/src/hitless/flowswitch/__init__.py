@@ -1,0 +1,1 @@
+"""Flow-switch role: cluster IP balanced by XDP destination-MAC rewriting."""

@@ -1,0 +1,1 @@
+"""Gateway role: GLBP state machines, ARP load balancing and the VMAC data plane."""

@@ -1,0 +1,1 @@
+"""Non-stop routing: BGP speaker and TCP_REPAIR socket migration."""

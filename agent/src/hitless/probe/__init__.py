@@ -1,0 +1,1 @@
+"""Traffic probes: numbered packets at a fixed rate, and the loss report."""

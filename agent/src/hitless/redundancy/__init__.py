@@ -1,0 +1,1 @@
+"""Supervisor redundancy: election, sync channel, replication and switchover."""

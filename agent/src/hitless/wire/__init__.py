@@ -1,0 +1,1 @@
+"""Wire formats: the canonical TLV codec and the GLBP/BGP packet formats."""
