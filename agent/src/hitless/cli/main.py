@@ -23,7 +23,7 @@ SUBCOMMAND_MODULES = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hitless", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="hitless", description="hitless: hitless redundancy for Linux switches")
     parser.add_argument("--version", action="version", version=f"hitless {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
