@@ -68,6 +68,8 @@ def test_unknown_sent_is_a_lower_bound_until_the_sender_says():
     r2 = r.with_sender(10, 1000, send_errors=2)
     assert r2.sent_known and (r2.sent, r2.lost, r2.send_errors) == (10, 7, 2)
     assert r2.outage_ms == 7.0
+    assert r2.lost_ranges == [[2, 2], [4, 9]]
+    assert r.with_sender(4).lost_ranges == [[2, 2]]
 
 
 def test_longest_gap_is_between_consecutive_arrivals():
@@ -121,9 +123,10 @@ def test_json_round_trip_and_keys(tmp_path):
 
 def test_table_names_every_figure():
     seqs = [0, 2, 1, 1]
-    table = analyse(seqs, evenly(seqs), sent=5, rate_pps=1000).table()
+    table = analyse(seqs, evenly(seqs), sent=5, rate_pps=1000).with_sender(
+        5, max_lag_ms=1.5).table()
     for label in ("sent", "received", "lost", "duplicated", "reordered", "longest gap",
-                  "outage", "lost seqs"):
+                  "outage", "lost seqs", "sender worst lag"):
         assert label in table
     assert "LOSS" in table
 

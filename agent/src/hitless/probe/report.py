@@ -42,6 +42,7 @@ class ProbeReport:
     sent_known: bool = True          # False: `sent` is only max(seq)+1 (no END, no sender)
     end_seen: bool = False
     send_errors: int = 0
+    sender_max_lag_ms: float | None = None  # worst sender lateness; explains gaps it caused
     out_of_range: int = 0            # arrivals with seq >= sent (not counted as received)
     malformed: int = 0               # datagrams on the port that were no probe packet
     foreign: int = 0                 # probe packets of another run id
@@ -59,14 +60,25 @@ class ProbeReport:
     def hitless(self) -> bool:
         return self.lost == 0
 
-    def with_sender(self, sent: int, rate_pps: int | None = None,
-                    send_errors: int | None = None) -> "ProbeReport":
-        """The report with the sender's authoritative count (if the END marker was lost)."""
+    def with_sender(self, sent: int, rate_pps: int | None = None, send_errors: int | None = None,
+                    max_lag_ms: float | None = None) -> "ProbeReport":
+        """The report with the sender's own figures (authoritative if END was lost)."""
         rate = rate_pps or self.rate_pps
         lost = max(0, sent - self.received)
+        ranges, truncated = [list(r) for r in self.lost_ranges], self.lost_ranges_truncated
+        if sent > self.sent and not truncated:  # the tail the receiver could not know about
+            if ranges and ranges[-1][1] == self.sent - 1:
+                ranges[-1][1] = sent - 1
+            elif len(ranges) < MAX_LOST_RANGES:
+                ranges.append([self.sent, sent - 1])
+            else:
+                truncated = True
         return replace(self, sent=sent, sent_known=True, lost=lost, rate_pps=rate,
+                       lost_ranges=ranges, lost_ranges_truncated=truncated,
                        outage_ms=_outage_ms(lost, rate),
-                       send_errors=self.send_errors if send_errors is None else send_errors)
+                       send_errors=self.send_errors if send_errors is None else send_errors,
+                       sender_max_lag_ms=(self.sender_max_lag_ms if max_lag_ms is None
+                                          else max_lag_ms))
 
     # -- output ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -106,6 +118,8 @@ class ProbeReport:
             ("longest gap", f"{self.longest_gap_ms:.3f} ms"),
             ("outage (lost/rate)", f"{self.outage_ms:.3f} ms"),
         ]
+        if self.sender_max_lag_ms is not None:
+            rows.append(("sender worst lag", f"{self.sender_max_lag_ms:.3f} ms"))
         if self.send_errors:
             rows.append(("send errors", f"{self.send_errors}"))
         if self.out_of_range or self.malformed or self.foreign:

@@ -361,7 +361,8 @@ class ProbeRun:
         self.send_result = self.sender.wait(timeout=20)
         report = self.receiver.result(timeout=self.grace + 10)
         self._report = report.with_sender(self.send_result.sent, self.send_result.rate_pps,
-                                          self.send_result.send_errors)
+                                          self.send_result.send_errors,
+                                          self.send_result.max_lag_ms)
         return self._report
 
     def wait(self) -> ProbeReport:
