@@ -61,7 +61,7 @@ class Lab:
     """A topology under a prefix. Cheap to create: nothing happens until up()."""
 
     def __init__(self, topology: Topology, prefix: str | None = None, plain: bool | None = None):
-        self.prefix = check_prefix(prefix or DEFAULT_PREFIX)
+        self.prefix = check_prefix(DEFAULT_PREFIX if prefix is None else prefix)
         self.plain = plain_from_env() if plain is None else bool(plain)
         if self.plain:
             topology.force_plain()
@@ -92,7 +92,7 @@ class Lab:
     @classmethod
     def attach(cls, prefix: str | None = None, plain: bool | None = None) -> "Lab":
         """The lab running under `prefix`, rebuilt from its state record."""
-        prefix = check_prefix(prefix or DEFAULT_PREFIX)
+        prefix = check_prefix(DEFAULT_PREFIX if prefix is None else prefix)
         rec = state.read(prefix)
         if not rec or "topology" not in rec:
             raise LabError(f"no lab is recorded under prefix {prefix!r} (give --topology)")

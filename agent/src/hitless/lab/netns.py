@@ -149,7 +149,11 @@ def configure_links(ns: str, node: Node) -> None:
     for iface in node.interfaces.values():
         # Native XDP_REDIRECT into a veth needs NAPI on the receiving end; since Linux 5.13
         # turning GRO on gives a veth NAPI without an XDP program of its own.
-        sh.run(["ethtool", "-K", iface.name, "gro", "on"], ns=ns)
+        # TX checksum offload off: a veth otherwise hands the peer a packet whose L4 checksum
+        # is only "partial", trusted through skb metadata. XDP turns the packet into a bare
+        # frame and that metadata is lost, so a redirected UDP/TCP packet would arrive with
+        # a bad checksum and be dropped. A real NIC puts a full checksum on the wire anyway.
+        sh.run(["ethtool", "-K", iface.name, "gro", "on", "tx", "off"], ns=ns)
 
 
 def not_ready(ns: str, node: Node) -> list[str]:
