@@ -168,7 +168,7 @@ async def probe_icmp(host: str, timeout: float, source: str | None = None) -> bo
             sock.bind((source, 0))
         await loop.sock_sendto(sock, pkt, (host, 0))
         deadline = loop.time() + timeout
-        while True:
+        for _ in range(10_000):  # bounded in count as well as time
             left = deadline - loop.time()
             if left <= 0:
                 return False
@@ -179,6 +179,7 @@ async def probe_icmp(host: str, timeout: float, source: str | None = None) -> bo
             typ, _code, _ck, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
             if typ == 0 and rid == ident and rseq == seq:
                 return True
+        return False
     except (OSError, asyncio.TimeoutError):
         return False
     finally:
@@ -194,34 +195,32 @@ async def probe_arp(ifname: str, target_ip: str, target_mac: str, source_ip: str
     """A unicast ARP request to target_mac for target_ip, sent on ifname, is answered by that MAC.
 
     Unicast (not broadcast) so only the probed server sees it, and so a probe for the
-    cluster IP, which every server holds, reaches exactly one server.
+    cluster IP, which every server holds, reaches exactly one server. The reply comes back
+    addressed to the switch's own MAC, which flowswitch.c lets through (fs_self).
     """
+    from hitless.flowswitch import arp  # health <- arp only at probe time; keeps imports acyclic
+
     loop = asyncio.get_running_loop()
     tmac = bytes.fromhex(target_mac.replace(":", ""))
     try:
         smac = _if_mac(ifname)
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(arp.ETH_P_ARP))
     except OSError:
         return False
     sock.setblocking(False)
+    matcher = arp.ArpReplyMatcher(tmac, target_ip)
     try:
-        sock.bind((ifname, 0x0806))
-        arp = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, smac, socket.inet_aton(source_ip),
-                          b"\0" * 6, socket.inet_aton(target_ip))
-        frame = tmac + smac + b"\x08\x06" + arp + b"\0" * 18
-        await loop.sock_sendall(sock, frame)
+        sock.bind((ifname, arp.ETH_P_ARP))
+        await loop.sock_sendall(sock, arp.build(1, smac, source_ip, target_ip, dst_mac=tmac))
         deadline = loop.time() + timeout
-        tip = socket.inet_aton(target_ip)
-        while True:
+        for _ in range(10_000):  # bounded: a flood of unrelated ARP cannot spin us forever
             left = deadline - loop.time()
             if left <= 0:
                 return False
             data = await asyncio.wait_for(loop.sock_recv(sock, 2048), left)
-            if len(data) < 42 or data[12:14] != b"\x08\x06":
-                continue
-            op = struct.unpack("!H", data[20:22])[0]
-            if op == 2 and data[22:28] == tmac and data[28:32] == tip:
+            if matcher(data):
                 return True
+        return False
     except (OSError, asyncio.TimeoutError):
         return False
     finally:
