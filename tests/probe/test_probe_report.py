@@ -86,6 +86,21 @@ def test_timeline_buckets_count_arrivals_per_10ms_and_show_trailing_silence():
     assert len(r.timeline) == 6 and sum(r.timeline) == 5 and r.timeline[3:] == [0, 0, 0]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=-20 * MS, max_value=200 * MS), max_size=300),
+       st.integers(min_value=0, max_value=40_000))
+def test_timeline_fast_path_matches_the_plain_count(arrivals, rate):
+    arrivals.sort()  # in order: analyse takes the bisection path
+    r = analyse(list(range(len(arrivals))), arrivals, sent=len(arrivals), rate_pps=rate,
+                origin_ns=0)
+    span = max(max(arrivals, default=0), len(arrivals) * 10**9 // rate if rate else 0)
+    size = max(0, span) // (10 * MS) + 1
+    plain = [0] * size
+    for t in arrivals:
+        plain[min(size - 1, max(0, t // (10 * MS)))] += 1
+    assert r.timeline == (plain if (arrivals or rate) else [])
+
+
 def test_origin_is_estimated_from_send_times():
     # packets 0..4 lost; packet 5 sent at 5 ms (sender start 0) arriving at 6 ms
     seqs = [5, 6, 7]

@@ -359,7 +359,8 @@ class ProbeRun:
             raise ProbeError("probe was not started")
         self.sender.stop()
         self.send_result = self.sender.wait(timeout=20)
-        report = self.receiver.result(timeout=self.grace + 10)
+        # END stops the receiver at once; then its analysis takes ~1 s per million packets
+        report = self.receiver.result(timeout=self.grace + 15 + self.send_result.sent / 500_000)
         self._report = report.with_sender(self.send_result.sent, self.send_result.rate_pps,
                                           self.send_result.send_errors,
                                           self.send_result.max_lag_ms)

@@ -21,16 +21,16 @@ def render_png(report: "ProbeReport", path: str) -> None:
     xs = [i * bucket_s for i in range(len(report.timeline))]
     fig, ax = plt.subplots(figsize=(10, 3.2), dpi=100)
     try:
-        ax.step(xs, report.timeline, where="post", linewidth=0.8, color="tab:blue",
+        ax.step(xs, report.timeline, where="post", linewidth=1.0, color="tab:blue", zorder=3,
                 label=f"received per {report.bucket_ms} ms")
         if report.rate_pps:
             expected = report.rate_pps * bucket_s
-            ax.axhline(expected, color="tab:green", linestyle="--", linewidth=0.8,
+            ax.axhline(expected, color="tab:green", linestyle=":", linewidth=1.2, zorder=2,
                        label=f"expected ({expected:g})")
         if report.longest_gap_ms > 0:
             start = report.longest_gap_start_s
             ax.axvspan(start, start + report.longest_gap_ms / 1000.0, color="tab:red",
-                       alpha=0.25, label=f"longest gap {report.longest_gap_ms:.1f} ms")
+                       alpha=0.25, zorder=1, label=f"longest gap {report.longest_gap_ms:.1f} ms")
         ax.set_xlabel("time since sender start (s)")
         ax.set_ylabel("packets")
         ax.set_ylim(bottom=0)
