@@ -77,3 +77,26 @@ def test_container_node_ssh_bcc_and_clean_down(make_lab):
         assert f"/var/lib/hitless-lab/{lab.prefix}/" not in fh.read()
     assert not os.path.exists(f"/var/lib/hitless-lab/{lab.prefix}")
     assert not os.path.exists(lab.pin_root("sw"))
+
+
+def test_default_lab_with_containers(make_lab):
+    """The default topology as shipped: 4 containers (switches, routers) answer ssh, hosts
+    reach both gateways on the LAN, servers reach both routers, routers forward."""
+    lab = make_lab("default", plain=False)
+    lab.up()
+    st = lab.status()
+    assert st["up"] is True
+    assert sorted(n for n, v in st["nodes"].items() if v.get("container", {}).get("sshd")) == \
+        ["r1", "r2", "sw1", "sw2"]
+    for node, target in (("h1", "10.0.1.2"), ("h2", "10.0.1.3"), ("s1", "10.0.2.2"),
+                         ("s2", "10.0.2.3"), ("h1", "10.0.1.12"), ("s1", "10.0.2.12")):
+        assert lab.run(node, ["ping", "-c", "1", "-W", "2", target]).returncode == 0, (node, target)
+    # r1 forwards: h1 reaches s1 through it once both point their routes at r1.
+    lab.run("h1", ["ip", "route", "replace", "10.0.2.0/24", "via", "10.0.1.2"])
+    lab.run("s1", ["ip", "route", "replace", "10.0.1.0/24", "via", "10.0.2.2"])
+    assert lab.run("h1", ["ping", "-c", "1", "-W", "2", "10.0.2.11"]).returncode == 0
+    for node in ("sw1", "r2"):
+        cp = ssh_via_inventory(lab, node, "hostname")
+        assert cp.returncode == 0 and cp.stdout.strip() == lab.netns(node), cp.stderr
+    lab.down()
+    assert namespaces(lab.prefix) == [] and pids_with_cmdline(f"/run/netns/{lab.prefix}-") == []

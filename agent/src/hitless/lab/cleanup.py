@@ -16,6 +16,8 @@ from hitless.errors import LabError
 from hitless.lab import container, netns, procs, sh, state
 
 BPFFS_ROOT = Path(os.environ.get("HITLESS_LAB_BPFFS", "/sys/fs/bpf/hitless"))
+# nspawn's per-machine mount propagation directory; a killed nspawn cannot remove its own.
+NSPAWN_PROPAGATE = Path("/run/systemd/nspawn/propagate")
 
 
 def pin_root(prefix: str, node: str) -> Path:
@@ -92,6 +94,12 @@ def teardown(prefix: str, nodes: list[str] | None = None, log=lambda m: None) ->
         removed["processes"] += [p for p in pids if p not in stuck]
 
     # 3. Overlay mounts (deepest first); lazily if something still holds one.
+    with contextlib.suppress(FileNotFoundError):
+        for d in NSPAWN_PROPAGATE.iterdir():
+            if d.name.startswith(prefix + "-"):
+                for mp in container.mounts_under(d):
+                    sh.run(["umount", "-l", mp], check=False)
+                shutil.rmtree(d, ignore_errors=True)
     for mp in container.mounts_under(container.STATE_ROOT / prefix):
         if sh.run(["umount", mp], check=False).returncode != 0:
             sh.run(["umount", "-l", mp], check=False)

@@ -70,7 +70,8 @@ def cmd_down(args) -> int:
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.topology is None and not state.read(prefix):
         # Nothing recorded (a crash, or a deleted /run): clean up by prefix alone.
-        cleanup.teardown(prefix, [], say)
+        with state.lock(prefix):
+            cleanup.teardown(prefix, [], say)
     else:
         lab = _lab(args, log=True)
         lab.down()

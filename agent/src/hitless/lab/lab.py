@@ -12,7 +12,6 @@ after a crash.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import subprocess
 from pathlib import Path
@@ -127,16 +126,6 @@ class Lab:
 
     # ---- lifecycle ----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        state.RUN_ROOT.mkdir(parents=True, exist_ok=True)
-        with open(state.RUN_ROOT / f".{self.prefix}.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
     def _record(self, phase: str) -> None:
         state.write(self.prefix, {
             "phase": phase, "source": self.topology.source, "name": self.topology.name,
@@ -146,7 +135,7 @@ class Lab:
 
     def up(self) -> "Lab":
         """Builds the lab, or repairs it to match the topology; a second call changes nothing."""
-        with self._lock():
+        with state.lock(self.prefix):
             self._record("building")  # first, so a crash mid-way still names our nodes
             netns.build(self.prefix, self.topology, self.log)
             for name, node in self.nodes.items():
@@ -160,7 +149,7 @@ class Lab:
 
     def down(self) -> dict[str, list]:
         """Removes everything of this prefix, whether or not this object built it."""
-        with self._lock():
+        with state.lock(self.prefix):
             return cleanup.teardown(self.prefix, sorted(self.nodes), self.log)
 
     @contextlib.contextmanager

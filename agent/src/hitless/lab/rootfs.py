@@ -39,12 +39,12 @@ UseDNS no
 """
 
 
-def host_mirror() -> str:
+def host_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """The Debian mirror the host's apt uses for the main archive, so debootstrap works on
     whatever network this machine is on. HITLESS_LAB_MIRROR overrides it."""
     if os.environ.get("HITLESS_LAB_MIRROR"):
         return os.environ["HITLESS_LAB_MIRROR"]
-    deb822 = Path("/etc/apt/sources.list.d/debian.sources")
+    deb822 = apt_dir / "sources.list.d" / "debian.sources"
     if deb822.exists():
         for stanza in re.split(r"\n\s*\n", deb822.read_text()):
             fields = {}
@@ -56,7 +56,7 @@ def host_mirror() -> str:
             suites = fields.get("suites", "").split()
             if "deb" in fields.get("types", "").split() and SUITE in suites and fields.get("uris"):
                 return fields["uris"].split()[0]
-    for lst in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
+    for lst in [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]:
         if not lst.exists():
             continue
         for line in lst.read_text().splitlines():

@@ -36,6 +36,17 @@ class LabCommandError(LabError, subprocess.CalledProcessError):
         return self._message()
 
 
+class LabTimeout(LabError, subprocess.TimeoutExpired):
+    """A lab command ran out of time: a LabError that is also a TimeoutExpired."""
+
+    def __init__(self, cmd: Sequence[str], timeout: float, output: Any = None, stderr: Any = None):
+        subprocess.TimeoutExpired.__init__(self, list(cmd), timeout, output, stderr)
+        LabError.__init__(self, str(self))
+
+    def __str__(self) -> str:
+        return f"command timed out after {self.timeout}s: {' '.join(map(str, self.cmd))}"
+
+
 def netns_path(ns: str) -> str:
     return f"{NETNS_DIR}/{ns}"
 
@@ -62,7 +73,7 @@ def run(argv: Sequence[str], ns: str | None = None, check: bool = True,
     except FileNotFoundError as exc:
         raise LabError(f"cannot run {full[0]}: {exc.strerror}") from None
     except subprocess.TimeoutExpired as exc:
-        raise LabError(f"command timed out after {timeout}s: {' '.join(full)}") from exc
+        raise LabTimeout(full, timeout, exc.output, exc.stderr) from None
     if check and cp.returncode != 0:
         raise LabCommandError(cp.returncode, full, cp.stdout, cp.stderr)
     return cp

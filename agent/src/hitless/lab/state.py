@@ -6,11 +6,13 @@ again. `down` reads it when present but never needs it: everything is found by p
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import time
 from pathlib import Path
+from typing import Iterator
 
 RUN_ROOT = Path(os.environ.get("HITLESS_LAB_RUN", "/run/hitless-lab"))
 
@@ -42,3 +44,15 @@ def prefixes() -> list[str]:
     with contextlib.suppress(FileNotFoundError):
         return sorted(p.name for p in RUN_ROOT.iterdir() if p.is_dir())
     return []
+
+
+@contextlib.contextmanager
+def lock(prefix: str) -> Iterator[None]:
+    """Serialises up/down of one prefix across processes (the lock file outlives the lab)."""
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(RUN_ROOT / f".{prefix}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
