@@ -104,7 +104,9 @@ def test_plain_flag_and_env(monkeypatch):
 
 def test_inventory_groups_container_nodes_by_type():
     inv = build_inventory(Lab.load("default", prefix="zq2", plain=False))["all"]
-    assert list(inv["children"]) == ["switches", "routers"]
+    assert list(inv["children"]) == ["switches", "routers", "hosts", "servers"]
+    assert inv["children"]["hosts"] == {} and inv["children"]["servers"] == {}
+    assert sorted(inv["children"]["routers"]["hosts"]) == ["r1", "r2"]
     sw1 = inv["children"]["switches"]["hosts"]["sw1"]
     assert sw1["hitless_node"] == "zq2-sw1"
     assert 'ProxyCommand="nsenter --net=/run/netns/zq2-sw1 socat STDIO TCP:127.0.0.1:22"' in sw1["ansible_ssh_common_args"]

@@ -60,7 +60,8 @@ def build(lab: Lab) -> dict:
             "hitless_lab_name": lab.topology.name,
             "hitless_lab_topology": topology,
         },
-        "children": {g: children[g] for g in GROUPS.values() if g in children},
+        # Every group is present (empty as {}), so playbooks can name any of them.
+        "children": {g: children.get(g, {}) for g in GROUPS.values()},
     }}
 
 
