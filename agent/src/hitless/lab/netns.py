@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hitless.errors import LabError
 from hitless.lab import sh
-from hitless.lab.topology import Bridge, Interface, Node, Topology
+from hitless.lab.topology import Interface, Node, Topology
 
 
 def exists(ns: str) -> bool:
