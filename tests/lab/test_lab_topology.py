@@ -65,7 +65,7 @@ def test_ifname_limit_message_is_clear():
     assert "16 characters" in str(exc.value) and "15" in str(exc.value)
 
 
-@pytest.mark.parametrize("bad", ["", "HL", "a-b", "1ab", "abcdefghijk", "a_b"])
+@pytest.mark.parametrize("bad", ["", "HL", "a-b", "1ab", "abcdefghijk", "a_b", "ssh"])
 def test_prefix_rules(bad):
     with pytest.raises(LabError, match="prefix"):
         Lab.from_dict(copy.deepcopy(PAIR), prefix=bad)

@@ -40,6 +40,7 @@ IFNAMSIZ = 15  # Linux interface names are at most 15 characters
 _IFNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _NODE_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+RESERVED_PREFIXES = {"ssh"}  # /var/lib/hitless-lab/ssh is the lab key, not a lab
 
 
 @dataclass
@@ -113,6 +114,8 @@ def check_prefix(prefix: str) -> str:
     # No '-' in a prefix: namespaces are "{prefix}-{node}", so "a" and "a-b" would collide.
     if not isinstance(prefix, str) or not _PREFIX_RE.match(prefix):
         raise LabError(f"lab prefix {prefix!r} must be 1-10 characters of [a-z0-9], starting with a letter")
+    if prefix in RESERVED_PREFIXES:
+        raise LabError(f"lab prefix {prefix!r} is reserved (/var/lib/hitless-lab/{prefix} holds lab-wide files)")
     return prefix
 
 
