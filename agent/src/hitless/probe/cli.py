@@ -68,6 +68,7 @@ def _fill(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--run-id", type=_int, help="accept only this run (default: the first seen)")
     p.add_argument("--out", help="write the report JSON here")
     p.add_argument("--png", help="write the timeline PNG here")
+    p.add_argument("--samples", help="write every arrival (seq, arrival_ns, send_ns) as CSV")
     p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_receive)
 
@@ -136,6 +137,8 @@ def cmd_receive(args) -> int:
         report.write_json(args.out)
     if args.png:
         report.timeline_png(args.png)
+    if args.samples:
+        rx.write_samples(args.samples)
     if args.events:
         _event("done", out=args.out, received=report.received, end_seen=report.end_seen)
     else:

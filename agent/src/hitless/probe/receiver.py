@@ -151,6 +151,13 @@ class Receiver:
         elif header.is_end:
             self.foreign += 1
 
+    def write_samples(self, path: str) -> None:
+        """Per-arrival samples as CSV: seq, arrival_ns, send_ns (CLOCK_MONOTONIC)."""
+        with open(path, "w", encoding="ascii") as fh:
+            fh.write("seq,arrival_ns,send_ns\n")
+            for row in zip(self.seqs, self.arrivals, self.sends):
+                fh.write("%d,%d,%d\n" % row)
+
     def report(self) -> ProbeReport:
         sent = rate = None
         if self.end is not None:
