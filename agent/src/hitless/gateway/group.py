@@ -185,7 +185,8 @@ class GroupEngine:
         if self.shutting_down:
             return
         self.shutting_down = True
-        self.shutdown_cap = now + 2 * self.t.hold_s + DRAIN_GRACE_S
+        # With nobody left to hand over to there is nothing to wait for.
+        self.shutdown_cap = now + 2 * self.t.hold_s + DRAIN_GRACE_S if self._live() else now
         old = self.vg.state
         self._vg_set(self.vg.resign(now), old, now)
         self._event(now, "planned shutdown: resigning")
@@ -299,7 +300,8 @@ class GroupEngine:
         elif old == VFState.ACTIVE and new == VFState.LISTEN:
             # Make-before-break: keep accepting until a hello from the new holder arrives
             # (it has then taught the switches its port), plus a grace; see receive().
-            vf.release_at = self.shutdown_cap or now + 2 * self.t.hold_s + DRAIN_GRACE_S
+            cap = self.shutdown_cap if self.shutdown_cap is not None else now + 2 * self.t.hold_s
+            vf.release_at = cap + DRAIN_GRACE_S if self.shutdown_cap is None else cap
         who = "owner" if vf.owner == self.mac else f"owner {glbp.mac_text(vf.owner)}"
         self._event(now, f"VF {vf.number} ({glbp.mac_text(vf.vmac)}, {who}) {_vf(old)} -> {_vf(new)}")
 
