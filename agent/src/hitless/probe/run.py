@@ -13,6 +13,9 @@ The main use is "probe in the background while I do something":
     report = p.report()   # sender stopped, END sent, receiver drained
     assert report.lost == 0
 
+Separately: `rx = start_receiver(ns, ...)`, `res = run_sender(ns, ...)`,
+`rx.result().with_sender(res.sent, res.rate_pps, res.send_errors, res.max_lag_ms)`.
+
 Every process is bounded: the sender by count/duration (or `max_duration`), the
 receiver by its own deadline, and every wait here by a timeout; `close()` kills what
 is left.
