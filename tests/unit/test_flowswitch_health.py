@@ -134,3 +134,64 @@ def test_monitor_run_loop_respects_interval():
     assert len(calls) >= 5
     # the probe loop sleeps interval minus the probe's own time; the damping poll sleeps 1 s
     assert set(sleeps) <= {0.2, 1.0} and sleeps.count(0.2) >= 4
+
+
+def _fake_prober():
+    import socket
+
+    from hitless.flowswitch.health import ArpProber
+
+    prober = ArpProber("unused")
+    a, b = socket.socketpair()
+    prober.sock, prober.mac = a, b"\x02" * 6  # probe() only sends; replies are injected by the test
+    return prober, (a, b)
+
+
+def test_probe_cancel_wins_when_reply_and_cancel_arrive_together():
+    """Regression: with asyncio.wait_for (Python 3.11) a reply landing with the cancel
+    swallowed the cancel, and the agent never stopped. The probe must end cancelled."""
+    async def main():
+        prober, socks = _fake_prober()
+        try:
+            task = asyncio.create_task(prober.probe("10.0.0.9", "02:00:00:00:00:09", 5.0))
+            for _ in range(100):
+                await asyncio.sleep(0)
+                if prober.waiters:
+                    break
+            for fut in prober.waiters[(bytes.fromhex("020000000009"), "10.0.0.9")]:
+                fut.set_result(True)
+            task.cancel()  # same loop iteration as the reply
+            try:
+                await task
+            except asyncio.CancelledError:
+                return "cancelled"
+            return "swallowed"
+        finally:
+            for s in socks:
+                s.close()
+
+    assert asyncio.run(main()) == "cancelled"
+
+
+def test_monitor_stop_ends_a_task_that_swallows_one_cancel():
+    swallowed = []
+
+    async def stubborn():
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            swallowed.append(1)  # a buggy probe: eats the first cancel
+            await asyncio.sleep(10)
+        return True
+
+    async def main():
+        m = HealthMonitor(lambda n, s: None)
+        m.add("x", spec(), stubborn)
+        m.start()
+        await asyncio.sleep(0.01)
+        async with asyncio.timeout(5):
+            await m.stop()
+        return m
+
+    asyncio.run(main())
+    assert swallowed == [1]

@@ -104,12 +104,15 @@ def gateway_tables(pools: dict[str, tuple[str, list[str]]], assignments: dict[st
     return gws, assign
 
 
-def send_frames(ifname: str, frames: list[bytes]) -> int:
-    """Sends raw frames on ifname (AF_PACKET); returns how many went out."""
-    sent = 0
-    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
-        s.bind((ifname, 0))
-        for f in frames:
-            s.send(f)
-            sent += 1
-    return sent
+def if_mac(ifname: str) -> bytes:
+    """The MAC of an interface in *this process's* network namespace (SIOCGIFHWADDR).
+
+    Not /sys/class/net: under `nsenter --net` /sys still shows the namespace it was
+    mounted from, so it can name another namespace's interface (or none). And not an
+    AF_PACKET socket: closing one waits for an RCU grace period (seconds on a busy box).
+    """
+    import fcntl
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        raw = fcntl.ioctl(s.fileno(), 0x8927, struct.pack("256s", ifname.encode()[:15]))
+    return raw[18:24]

@@ -10,6 +10,9 @@ Two layers:
   injectable clock and sleep, and calls back on each effective transition.
 
 Probes return True/False and never raise for network errors (a failed probe is data).
+Timeouts use `asyncio.timeout()`, never `asyncio.wait_for()`: on Python 3.11 wait_for
+swallows a cancellation that arrives as the awaited reply does, and the probe loop then
+outlives `stop()` (seen as an agent that never exits).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
+from hitless.errors import WireError
 from hitless.flowswitch.config import DampingSpec, HealthSpec
 
 UP, DOWN = "up", "down"
@@ -125,13 +129,14 @@ class HealthState:
 async def probe_tcp(host: str, port: int, timeout: float, source: str | None = None) -> bool:
     """A TCP three-way handshake to host:port completes within timeout."""
     try:
-        fut = asyncio.open_connection(host, port, local_addr=(source, 0) if source else None)
-        _reader, writer = await asyncio.wait_for(fut, timeout)
+        async with asyncio.timeout(timeout):
+            _reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0) if source else None)
     except (OSError, asyncio.TimeoutError):
         return False
     writer.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), timeout)
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()
     except (OSError, asyncio.TimeoutError):
         pass
     return True
@@ -172,7 +177,8 @@ async def probe_icmp(host: str, timeout: float, source: str | None = None) -> bo
             left = deadline - loop.time()
             if left <= 0:
                 return False
-            data, addr = await asyncio.wait_for(loop.sock_recvfrom(sock, 2048), left)
+            async with asyncio.timeout(left):
+                data, addr = await loop.sock_recvfrom(sock, 2048)
             ihl = (data[0] & 0x0F) * 4
             if addr[0] != host or len(data) < ihl + 8:
                 continue
@@ -186,45 +192,92 @@ async def probe_icmp(host: str, timeout: float, source: str | None = None) -> bo
         sock.close()
 
 
-def _if_mac(ifname: str) -> bytes:
-    with open(f"/sys/class/net/{ifname}/address") as f:
-        return bytes.fromhex(f.read().strip().replace(":", ""))
+class ArpProber:
+    """ARP health probes for many targets over ONE long-lived AF_PACKET socket.
 
-
-async def probe_arp(ifname: str, target_ip: str, target_mac: str, source_ip: str, timeout: float) -> bool:
-    """A unicast ARP request to target_mac for target_ip, sent on ifname, is answered by that MAC.
-
-    Unicast (not broadcast) so only the probed server sees it, and so a probe for the
-    cluster IP, which every server holds, reaches exactly one server. The reply comes back
-    addressed to the switch's own MAC, which flowswitch.c lets through (fs_self).
+    A unicast ARP request goes to the target's MAC for the target's IP, so only the probed
+    box sees it, and a probe for the cluster IP (which every server holds) reaches exactly
+    one server. The reply comes back to the switch's own MAC, which flowswitch.c lets
+    through (fs_self). One socket, not one per probe: closing an AF_PACKET socket waits
+    for an RCU grace period, which takes long on a loaded machine.
     """
-    from hitless.flowswitch import arp  # health <- arp only at probe time; keeps imports acyclic
 
-    loop = asyncio.get_running_loop()
-    tmac = bytes.fromhex(target_mac.replace(":", ""))
-    try:
-        smac = _if_mac(ifname)
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(arp.ETH_P_ARP))
-    except OSError:
-        return False
-    sock.setblocking(False)
-    matcher = arp.ArpReplyMatcher(tmac, target_ip)
-    try:
-        sock.bind((ifname, arp.ETH_P_ARP))
-        await loop.sock_sendall(sock, arp.build(1, smac, source_ip, target_ip, dst_mac=tmac))
-        deadline = loop.time() + timeout
-        for _ in range(10_000):  # bounded: a flood of unrelated ARP cannot spin us forever
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            data = await asyncio.wait_for(loop.sock_recv(sock, 2048), left)
-            if matcher(data):
-                return True
-        return False
-    except (OSError, asyncio.TimeoutError):
-        return False
-    finally:
-        sock.close()
+    def __init__(self, ifname: str, source_ip: str = "0.0.0.0"):
+        self.ifname, self.source_ip = ifname, source_ip
+        self.sock: socket.socket | None = None
+        self.mac = b""
+        self.waiters: dict[tuple[bytes, str], list[asyncio.Future]] = {}
+        self.malformed = 0
+        self.received = 0
+
+    def open(self) -> None:
+        from hitless.flowswitch import arp
+
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(arp.ETH_P_ARP))
+        self.sock.setblocking(False)
+        self.sock.bind((self.ifname, arp.ETH_P_ARP))
+        self.mac = self.sock.getsockname()[4]
+        asyncio.get_running_loop().add_reader(self.sock.fileno(), self._readable)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            except RuntimeError:
+                pass
+            self.sock.close()
+            self.sock = None
+
+    def _readable(self) -> None:
+        from hitless.flowswitch import arp
+
+        for _ in range(1000):  # drain, bounded
+            try:
+                data = self.sock.recv(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            self.received += 1
+            try:
+                a = arp.parse(data)
+            except WireError:
+                self.malformed += 1
+                continue
+            if a.op != 2:
+                continue
+            for fut in self.waiters.pop((a.sha, a.spa), []):
+                if not fut.done():
+                    fut.set_result(True)
+
+    def send_on(self, ifname: str, frame: bytes) -> None:
+        """Sends a raw frame out of another interface (e.g. one bridge port) on the same socket."""
+        from hitless.flowswitch import arp
+
+        self.sock.sendto(frame, (ifname, arp.ETH_P_ARP))
+
+    async def probe(self, target_ip: str, target_mac: str, timeout: float) -> bool:
+        from hitless.flowswitch import arp
+
+        if self.sock is None:
+            return False
+        loop = asyncio.get_running_loop()
+        tmac = bytes.fromhex(target_mac.replace(":", ""))
+        fut = loop.create_future()
+        key = (tmac, target_ip)
+        self.waiters.setdefault(key, []).append(fut)
+        try:
+            self.sock.send(arp.build(1, self.mac, self.source_ip, target_ip, dst_mac=tmac))
+            async with asyncio.timeout(timeout):
+                return await fut
+        except (OSError, asyncio.TimeoutError):
+            return False
+        finally:
+            lst = self.waiters.get(key)
+            if lst and fut in lst:
+                lst.remove(fut)
+                if not lst:
+                    del self.waiters[key]
 
 
 # ---------------------------------------------------------------- the monitor
@@ -298,11 +351,16 @@ class HealthMonitor:
         self._tasks.append(asyncio.create_task(self._poll_damping(), name="hc-damping"))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+        """Cancels every probe loop and waits for them; re-cancels a task that swallowed a
+        cancel (bounded), and never swallows a cancellation of stop() itself."""
+        tasks, self._tasks = self._tasks, []
+        for _ in range(5):
+            pending = [t for t in tasks if not t.done()]
+            if not pending:
+                return
+            for t in pending:
+                t.cancel()
+            await asyncio.wait(pending, timeout=1.0)
+        left = [t.get_name() for t in tasks if not t.done()]
+        if left:
+            self.log.error("health: probe tasks did not stop: %s", ", ".join(left))

@@ -31,7 +31,7 @@ from hitless.flowswitch import arp, maglev
 from hitless.flowswitch.availability import Availability
 from hitless.flowswitch.balance import Rebalancer, rates
 from hitless.flowswitch.config import ClusterCfg, FlowSwitchConfig, ServerCfg
-from hitless.flowswitch.health import DOWN, UP, HealthMonitor, probe_arp, probe_icmp, probe_tcp
+from hitless.flowswitch.health import DOWN, UP, ArpProber, HealthMonitor, probe_icmp, probe_tcp
 from hitless.flowswitch.routers import RouterPool
 from hitless.flowswitch.tables import (MAX_CLUSTERS, MAX_ROUTERS, MAX_SERVERS, MODE_AVAILABILITY, MODE_BALANCE,
                                        PORT_ROUTER, PORT_SERVER, ROUTER, FlowSwitchMaps, ServerEntry)
@@ -66,8 +66,7 @@ def _ipv4_of(ifname: str) -> str | None:
 
 def _mac_of(ifname: str) -> str | None:
     try:
-        with open(f"/sys/class/net/{ifname}/address") as f:
-            return f.read().strip()
+        return ":".join(f"{b:02x}" for b in arp.if_mac(ifname))
     except OSError:
         return None
 
@@ -96,6 +95,7 @@ class FlowSwitchService:
         self._prev_sample: tuple[float, dict[str, int], dict[str, int]] | None = None
         self.events: list[dict] = []
         self.started = False
+        self.arp_prober: ArpProber | None = None
 
     # ------------------------------------------------------------------ start / stop
 
@@ -111,6 +111,8 @@ class FlowSwitchService:
             self._rebuild(c.name, reason="start")
         self._write_routers()
         self._pin_fdb()
+        self.arp_prober = ArpProber(self.cfg.bridge, self.cfg.source_ip or _ipv4_of(self.cfg.bridge) or "0.0.0.0")
+        self.arp_prober.open()
         self._announce()
         self._add_health_targets()
         self.monitor.start()
@@ -124,14 +126,13 @@ class FlowSwitchService:
     async def stop(self) -> None:
         # The program stays attached and the maps pinned: forwarding goes on without us.
         await self.monitor.stop()
-        for t in self._tasks:
+        if self.arp_prober is not None:
+            self.arp_prober.close()
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
             t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         self.started = False
 
     # ------------------------------------------------------------------ ids and adoption
@@ -293,20 +294,20 @@ class FlowSwitchService:
         frames = [arp.gratuitous(c.vmac, c.ip) for c in self.cfg.clusters]
         for port in router_ports:
             try:
-                arp.send_frames(port, frames)
+                for f in frames:
+                    self.arp_prober.send_on(port, f)
             except OSError as exc:
                 self.log.warning("flowswitch: gratuitous ARP on %s failed: %s", port, exc)
 
     # ------------------------------------------------------------------ health
 
     def _add_health_targets(self) -> None:
-        source = self.cfg.source_ip or _ipv4_of(self.cfg.bridge)
-        arp_src = source or "0.0.0.0"
+        prober = self.arp_prober
         for m in self.members.values():
             spec, s, c = m.cluster.health, m.server, m.cluster
             timeout = spec.timeout_ms / 1000
             if spec.type == "arp":
-                probe = (lambda s=s, c=c, t=timeout: probe_arp(self.cfg.bridge, s.address or c.ip, s.mac, arp_src, t))
+                probe = (lambda s=s, c=c, t=timeout: prober.probe(s.address or c.ip, s.mac, t))
             elif spec.type == "icmp":
                 probe = (lambda s=s, t=timeout: probe_icmp(s.address, t, self.cfg.source_ip))
             else:
@@ -316,7 +317,7 @@ class FlowSwitchService:
             timeout = p.health.timeout_ms / 1000
             for r in p.routers:
                 if p.health.type == "arp":
-                    probe = (lambda r=r, t=timeout: probe_arp(self.cfg.bridge, r.ip, r.mac, arp_src, t))
+                    probe = (lambda r=r, t=timeout: prober.probe(r.ip, r.mac, t))
                 else:
                     probe = (lambda r=r, t=timeout: probe_icmp(r.ip, t, self.cfg.source_ip))
                 self.monitor.add(f"router:{p.name}/{r.name}", p.health, probe,
