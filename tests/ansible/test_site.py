@@ -1,0 +1,135 @@
+"""site.yml on a real lab: the default topology's containers, with a prefix of its own.
+
+One converge installs the agent from a wheelhouse built here, then the tests check that every
+agent runs and answers as its node, that a second run and a check-mode run change nothing,
+that the launcher brings a killed agent back onto the same XDP program, and that a bad
+configuration never reaches a running agent.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from ansiblerun import REPO, VENV_BIN, ansible_env, explain, playbook, recap
+from hitless.lab import Lab, cleanup
+
+pytestmark = [pytest.mark.lab, pytest.mark.container]
+
+AGENTS = ["sw1", "sw2", "r1", "r2"]
+
+
+class SiteLab:
+    def __init__(self, prefix: str, source, wheelhouse):
+        self.prefix = prefix
+        self.env = ansible_env(HITLESS_LAB_PREFIX=prefix)
+        self.vars = ["-e", f"hitless_agent_source={source}", "-e", f"hitless_agent_wheelhouse={wheelhouse}"]
+
+    def site(self, *args: str) -> subprocess.CompletedProcess:
+        return playbook(["-i", str(REPO / "inventory" / "lab"), str(REPO / "site.yml"), *self.vars, *args],
+                        env=self.env)
+
+    def ssh(self, node: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        cp = subprocess.run([str(VENV_BIN / "hitless"), "lab", "ssh", "--prefix", self.prefix, node, "--", command],
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        if check:
+            assert cp.returncode == 0, f"{node}: {command}: {cp.stderr}"
+        return cp
+
+    def status(self, node: str) -> dict:
+        return json.loads(self.ssh(node, "hitless show status --json").stdout)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """The default lab under a fresh prefix, converged once; always torn down."""
+    prefix = "ta" + secrets.token_hex(3)
+    src = tmp_path_factory.mktemp("agent-src") / "agent"
+    shutil.copytree(REPO / "agent", src, ignore=shutil.ignore_patterns(
+        "__pycache__", "*.pyc", "*.egg-info", "build", "dist"))
+    topo = Lab.load("default", prefix=prefix)
+    try:
+        topo.up()
+        site = SiteLab(prefix, src, tmp_path_factory.mktemp("wheelhouse"))
+        site.first = site.site()
+        yield site
+    finally:
+        cleanup.teardown(prefix, sorted(topo.nodes))
+
+
+def test_converge_runs_every_agent_as_its_lab_node(lab):
+    assert lab.first.returncode == 0, explain(lab.first)
+    rc = recap(lab.first.stdout)
+    assert sorted(rc) == sorted(AGENTS)
+    assert all(r["failed"] == 0 and r["unreachable"] == 0 and r["changed"] > 0 for r in rc.values())
+    for node in AGENTS:
+        st = lab.status(node)
+        assert st["node"] == f"{lab.prefix}-{node}"
+        assert lab.ssh(node, "hitless-agentctl status").stdout.startswith("running")
+        # Installed as a bank with its own virtualenv; the command points through "current".
+        bank = lab.ssh(node, "readlink -f /usr/local/bin/hitless").stdout.strip()
+        assert bank.startswith("/opt/hitless/0.") and bank.endswith("/bin/hitless")
+        assert lab.ssh(node, "cat /opt/hitless/current/.hitless-build").stdout.strip() in bank
+    # The switches run the XDP forwarder on their four ports.
+    progs = lab.status("sw1")["dataplane"]["programs"]
+    assert set(progs["l2fwd"]["interfaces"]) == {"p1", "p2", "p3", "p4"}
+
+
+def test_second_run_changes_nothing(lab):
+    cp = lab.site()
+    assert cp.returncode == 0, explain(cp)
+    rc = recap(cp.stdout)
+    assert sorted(rc) == sorted(AGENTS)
+    assert {h: r["changed"] for h, r in rc.items()} == {h: 0 for h in AGENTS}, explain(cp)
+
+
+def test_check_mode_changes_nothing_and_still_checks_status(lab):
+    pids = {n: lab.status(n)["pid"] for n in AGENTS}
+    cp = lab.site("--check", "--diff")
+    assert cp.returncode == 0, explain(cp)
+    assert {h: r["changed"] for h, r in recap(cp.stdout).items()} == {h: 0 for h in AGENTS}, explain(cp)
+    assert "Report the agent's status" in cp.stdout
+    assert {n: lab.status(n)["pid"] for n in AGENTS} == pids
+
+
+def test_killed_agent_is_restarted_and_adopts_its_xdp_program(lab):
+    before = lab.status("sw2")
+    prog_id = before["dataplane"]["programs"]["l2fwd"]["prog_id"]
+    lab.ssh("sw2", "kill -9 $(cat /run/hitless/agent.pid)")
+    deadline = time.monotonic() + 60
+    after = None
+    while time.monotonic() < deadline:
+        cp = lab.ssh("sw2", "hitless show status --json", check=False)
+        if cp.returncode == 0 and json.loads(cp.stdout)["pid"] != before["pid"]:
+            after = json.loads(cp.stdout)
+            break
+        time.sleep(0.5)
+    assert after is not None, "the launcher did not bring the agent back within 60 s"
+    l2fwd = after["dataplane"]["programs"]["l2fwd"]
+    assert l2fwd["adopted"] is True and l2fwd["prog_id"] == prog_id
+    # The restart is the launcher's doing; the next run has nothing to repair.
+    cp = lab.site("--limit", "sw2")
+    assert cp.returncode == 0 and recap(cp.stdout)["sw2"]["changed"] == 0, explain(cp)
+
+
+def test_stopped_agent_is_started_by_the_next_run(lab):
+    lab.ssh("r1", "hitless-agentctl stop")
+    assert lab.ssh("r1", "hitless-agentctl status", check=False).returncode == 3
+    cp = lab.site("--limit", "r1")
+    assert cp.returncode == 0, explain(cp)
+    assert recap(cp.stdout)["r1"]["changed"] == 1, explain(cp)  # only "Start the agent"
+    assert lab.status("r1")["node"] == f"{lab.prefix}-r1"
+
+
+def test_bad_configuration_fails_before_it_reaches_the_agent(lab):
+    before = lab.ssh("sw1", "cat /etc/hitless/agent.yml").stdout
+    pid = lab.status("sw1")["pid"]
+    cp = lab.site("--limit", "sw1", "-e", '{"hitless_agent_forwarder": {"interfaces": ["p1", "p1"]}}')
+    assert cp.returncode != 0
+    assert "lists an interface twice" in cp.stdout, explain(cp)
+    assert lab.ssh("sw1", "cat /etc/hitless/agent.yml").stdout == before
+    assert lab.status("sw1")["pid"] == pid
