@@ -54,6 +54,7 @@ class FS:
         self.rebuild(1)
         fm.set_routers({mac: (rid, True, None, 0, 0, 0) for mac, rid in ROUTERS.values()})
         fm.set_gateways({GW_IP: (0, [m for m, _ in ROUTERS.values()])}, {})
+        fm.set_router_ips({})
         fm.m("fs_ct").clear()
         fm.m("fs_frag").clear()
 

@@ -397,3 +397,20 @@ def test_runt_and_truncated_frames_pass(fs):
     assert fs.run(bytes(Ether(dst="ff:ff:ff:ff:ff:ff", type=0x0806)) + b"\x00\x01").retval == XDP_PASS
     # a truncated IPv4 header behind the virtual MAC is refused, not parsed past its end
     assert fs.run(bytes(Ether(dst=VMAC_A, src=CLIENT_MAC, type=0x0800)) + b"\x45\x00").retval == XDP_DROP
+
+
+def test_server_arp_for_a_router_ip_answered_by_switch_even_from_cluster_ip(fs):
+    fs.role(SERVER_ROLE)
+    smac = SERVERS_A[1]
+    fs.fm.set_router_ips({"10.20.0.2": R1})
+    # "who-has r1 tell <cluster IP>": answered here, never reaches the routers
+    res = fs.run(arp_req("10.20.0.2", psrc=IP_A, hwsrc=smac))
+    assert res.retval == XDP_TX
+    rep = Ether(res.data)
+    assert rep[ARP].hwsrc == R1 and rep[ARP].psrc == "10.20.0.2" and rep[ARP].pdst == IP_A and rep.dst == smac
+    # while r1 is down the agent points its IP at the cover
+    fs.fm.set_router_ips({"10.20.0.2": R2})
+    assert Ether(fs.run(arp_req("10.20.0.2", psrc=IP_A, hwsrc=smac)).data)[ARP].hwsrc == R2
+    # unknown on-link target from the cluster IP: dropped (isolation), not flooded
+    fs.fm.set_router_ips({})
+    assert fs.run(arp_req("10.20.0.77", psrc=IP_A, hwsrc=smac)).retval == XDP_DROP

@@ -8,6 +8,9 @@ responder in the agent.
   XDP never reaches the bridge, so it can never be flooded to servers or routers. An
   AF_PACKET responder would still need an XDP drop in front of it.
 - No per-request trip to user space, so an ARP storm costs no agent CPU.
+Server ports asking for the pool's gateway IP get their assigned router; asking for one
+router's own IP they get that router (or its cover while it is down), so even a server
+answering an on-link router from the cluster IP never lets its ARP reach the routers.
 The agent's part is this module: it computes the gateway-assignment and live-router
 tables (`gateway_tables`), builds/parses ARP frames for the health checks, and announces
 each cluster's virtual MAC with a gratuitous ARP out of the router ports at start, so

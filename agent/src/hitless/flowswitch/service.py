@@ -271,6 +271,17 @@ class FlowSwitchService:
                 else:
                     desired[cfg.mac] = (self.router_ids[r.name], r.up, None, 0, 0, list(self.pools).index(pname))
         self.maps.set_routers(desired)
+        # A server asking for one router's own IP gets that router, or its cover while down;
+        # no answer at all when the whole pool is down (the request is dropped, not leaked).
+        answers = {}
+        for pname, pool in self.pools.items():
+            cover = pool.cover()
+            for r in pool.routers:
+                cfg = rc[r.name][1]
+                target = r.name if r.up else cover.get(r.name)
+                if target is not None:
+                    answers[cfg.ip] = rc[target][1].mac
+        self.maps.set_router_ips(answers)
         # Which servers ask which gateway: every member MAC of the clusters using a pool.
         assignments, pools = {}, {}
         for p in self.cfg.router_pools:
@@ -467,7 +478,8 @@ class FlowSwitchService:
                     "servers": sum(1 for x in pool.assignment.values() if x == r.name),
                     **self.maps.router_counters(self.router_ids[r.name]),
                 })
-            pools.append({"name": p.name, "gateway_ip": p.gateway_ip, "select": p.select, "routers": routers})
+            pools.append({"name": p.name, "gateway_ip": p.gateway_ip, "select": p.select, "routers": routers,
+                          "assignment": dict(sorted(pool.assignment.items()))})
         return {
             "running": self.started,
             "program": self.prog.status() if self.prog is not None else None,

@@ -228,6 +228,10 @@ class FlowSwitchMaps:
                                                 1 if cover else 0, slot, cover_id, pool, 0)
         sync_map(self.m("fs_rtr"), desired)
 
+    def set_router_ips(self, answers: dict[str, str]) -> None:
+        """{router IP: MAC to answer servers with} (the router itself, or its cover while down)."""
+        sync_map(self.m("fs_rtr_ip"), {ip4(ip): mac_key(mac) for ip, mac in answers.items()})
+
     def set_gateways(self, gateways: dict[str, tuple[int, list[str]]],
                      assign: dict[tuple[str, str], str]) -> None:
         """gateways: {gateway ip: (pool id, live router MACs)}; assign: {(gw ip, asker mac): router mac}."""

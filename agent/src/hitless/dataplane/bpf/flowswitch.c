@@ -5,6 +5,10 @@
  *  1. ARP (answered here with XDP_TX, so ARP keeps working while the agent restarts):
  *     - a server port asks for a router pool's gateway IP -> reply with the MAC of the router
  *       the agent assigned to that server (fs_gw_assign), else a hash over the live routers;
+ *     - a server port asks for one router's own IP -> reply with that router's MAC, or its
+ *       cover's while it is down (fs_rtr_ip). This also lets a server answer an on-link
+ *       router from the cluster IP: its "who-has router tell <cluster IP>" must not reach
+ *       the routers (it would teach them the server's MAC for the cluster IP);
  *     - anyone outside the server ports asks for a cluster IP -> reply with the virtual MAC;
  *     - any other ARP naming a cluster IP (server replies, probes, gratuitous) is dropped, so
  *       servers never see ARP for the cluster IP and routers never hear the servers' answers.
@@ -150,6 +154,7 @@ HL_MAP("hash", struct hl_mac_key, struct fs_router, fs_rtr, FS_MAX_ROUTERS);
 HL_MAP("hash", u32, struct fs_gw, fs_gw, FS_MAX_ROUTERS);
 HL_MAP("hash", struct fs_gw_key, struct hl_mac_key, fs_gw_assign, 4096);
 HL_MAP("hash", struct hl_mac_key, u32, fs_self, 8);
+HL_MAP("hash", u32, struct hl_mac_key, fs_rtr_ip, FS_MAX_ROUTERS);
 HL_MAP("percpu_array", u32, struct hl_counters, fs_cl_cnt, FS_MAX_CLUSTERS * 2);
 HL_MAP("percpu_array", u32, struct hl_counters, fs_srv_cnt, FS_MAX_SERVERS * 2);
 HL_MAP("percpu_array", u32, struct hl_counters, fs_rtr_cnt, FS_MAX_ROUTERS * 2);
@@ -302,6 +307,17 @@ static __always_inline int fs_handle_arp(struct xdp_md *ctx, struct ethhdr *eth,
             }
             u8 mac[ETH_ALEN];
             hl_mac_copy(mac, r->mac);
+            fs_stat(FS_ARP_GW, len);
+            return fs_arp_reply(eth, arp, mac);
+        }
+    }
+
+    if (role == FS_PORT_SERVER && request) {
+        u32 rip = tpa;
+        struct hl_mac_key *rm = fs_rtr_ip.lookup(&rip);
+        if (rm) {
+            u8 mac[ETH_ALEN];
+            hl_mac_copy(mac, rm->mac);
             fs_stat(FS_ARP_GW, len);
             return fs_arp_reply(eth, arp, mac);
         }
