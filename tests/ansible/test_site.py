@@ -133,3 +133,25 @@ def test_bad_configuration_fails_before_it_reaches_the_agent(lab):
     assert "lists an interface twice" in cp.stdout, explain(cp)
     assert lab.ssh("sw1", "cat /etc/hitless/agent.yml").stdout == before
     assert lab.status("sw1")["pid"] == pid
+
+
+def verify(lab: SiteLab, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return playbook([str(REPO / "playbooks" / "verify.yml"), "-e", f"hitless_verify_report_dir={tmp_path}",
+                     "-e", "hitless_verify_duration=2", *args], env=lab.env)
+
+
+def test_verify_probes_pass_through_the_deployed_lab(lab, tmp_path):
+    cp = verify(lab, tmp_path)
+    assert cp.returncode == 0, explain(cp)
+    for name in ("lan-h1-h2", "gw-h1-s1", "gw-h2-s2"):
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        assert report["sent"] == 20000 and report["lost"] == 0, name
+        assert (tmp_path / f"{name}.png").stat().st_size > 0
+
+
+def test_verify_fails_when_a_probe_loses_packets(lab, tmp_path):
+    # Nothing in the lab has 10.0.1.99: every packet is lost, far over the budget of 0.
+    probes = '{"hitless_verify_probes": [{"name": "void", "src": "h1", "dst_node": "h2", "dst": "10.0.1.99"}]}'
+    cp = verify(lab, tmp_path, "-e", probes)
+    assert cp.returncode != 0
+    assert "void: lost 20000 packets, budget 0" in cp.stdout, explain(cp)
