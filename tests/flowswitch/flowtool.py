@@ -61,13 +61,21 @@ def tap(args) -> int:
     print("ready", flush=True)
     deadline = time.monotonic() + args.duration
     while not stop["now"] and time.monotonic() < deadline:
-        r, _, _ = select.select([sock], [], [], 0.05)
+        try:
+            r, _, _ = select.select([sock], [], [], 0.05)
+        except InterruptedError:
+            continue
         if not r:
             continue
         for _ in range(10_000):
             try:
                 data, addr = sock.recvfrom(65535)
             except BlockingIOError:
+                break
+            except OSError:
+                # ENETDOWN while the link is down (a failover test): the kernel re-attaches
+                # the bound socket when the link comes back; keep what we have and go on.
+                time.sleep(0.01)
                 break
             if addr[2] == PACKET_OUTGOING or len(data) < 14:
                 continue
