@@ -125,6 +125,34 @@ def update_batch(handle: MapHandle, keys: bytes, values: bytes) -> int:
     return n
 
 
+BPF_MAP_LOOKUP_BATCH = 24
+
+
+def count_entries(handle: MapHandle, chunk: int = 65536) -> int:
+    """Number of elements in a hash map, read with BPF_MAP_LOOKUP_BATCH (1M entries in well
+    under a second, where get_next_key would take a million syscalls)."""
+    keys = ctypes.create_string_buffer(handle.key_size * chunk)
+    vals = ctypes.create_string_buffer(handle._buf_size * chunk)
+    tok_in, tok_out = ctypes.create_string_buffer(8), ctypes.create_string_buffer(8)
+    total, first = 0, True
+    for _ in range(1 + handle.max_entries // chunk + 1):
+        attr = _Batch(in_batch=0 if first else ctypes.addressof(tok_in), out_batch=ctypes.addressof(tok_out),
+                      keys=ctypes.addressof(keys), values=ctypes.addressof(vals), count=chunk, map_fd=handle.fd)
+        buf = bpfsys._Attr()
+        ctypes.memmove(ctypes.addressof(buf), ctypes.addressof(attr), ctypes.sizeof(attr))
+        ret = bpfsys._libc.syscall(bpfsys._SYS_BPF, BPF_MAP_LOOKUP_BATCH, ctypes.byref(buf), ctypes.sizeof(attr))
+        err = ctypes.get_errno() if ret < 0 else 0
+        ctypes.memmove(ctypes.addressof(attr), ctypes.addressof(buf), ctypes.sizeof(attr))
+        if ret < 0 and err != 2:  # ENOENT marks the last batch; its count is still valid
+            raise OSError(err, f"bpf(MAP_LOOKUP_BATCH): errno {err}")
+        total += attr.count
+        if ret < 0:
+            return total
+        ctypes.memmove(tok_in, tok_out, 8)
+        first = False
+    return total
+
+
 @dataclass
 class ServerEntry:
     sid: int
