@@ -93,9 +93,9 @@ class Net:
             times = [self.queue[0][0]] if self.queue else []
             for n in self.nodes.values():
                 if n.up:
-                    d = n.engine.next_deadline(self.now)
+                    d = n.engine.next_deadline()
                     if d is not None:
-                        times.append(d)
+                        times.append(max(d, self.now))
             t = min(times) if times else None
             if t is None or t > end:
                 self.now = end
@@ -109,7 +109,7 @@ class Net:
                     self._collect(n)
             for n in self.nodes.values():
                 if n.up:
-                    d = n.engine.next_deadline(self.now - 1e-9)
+                    d = n.engine.next_deadline()
                     if d is not None and d <= self.now:
                         n.engine.tick(self.now)
                         self._collect(n)

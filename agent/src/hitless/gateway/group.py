@@ -98,6 +98,7 @@ class GroupEngine:
             "hello_rx", "hello_tx", "arp_replies", "arp_refreshes", "garp_tx", "vg_changes",
             "vf_changes", "takeovers", "vip_mismatch", "forwarders_removed", "peers_lost")}
         self._vip_warned: set[bytes] = set()
+        self._evaluated_at = float("-inf")
 
     # --- events -------------------------------------------------------------------
 
@@ -206,8 +207,10 @@ class GroupEngine:
     def accepting(self, now: float) -> set[bytes]:
         return {vf.vmac for vf in self.fwds.values() if vf.accepting(now)}
 
-    def next_deadline(self, now: float) -> float | None:
-        """The next time `tick` has work to do (strictly after `now`), or None."""
+    def next_deadline(self) -> float | None:
+        """When `tick` next has work to do: the earliest deadline after the last evaluation
+        (every deadline up to that moment has been dealt with). May be in the past: then
+        tick now. None when nothing is scheduled."""
         ds = [self.next_hello_at, self.garp_at if self.garp_left else None, self.shutdown_cap]
         if self.started_at is not None:
             ds.append(self.started_at + self.t.hold_s)   # end of the listen period
@@ -215,7 +218,7 @@ class GroupEngine:
         ds += self.vg.deadlines()
         for vf in self.fwds.values():
             ds += vf.deadlines()
-        return earliest(*(d for d in ds if d is not None and d > now))
+        return earliest(*(d for d in ds if d is not None and d > self._evaluated_at))
 
     def is_avg(self) -> bool:
         return self.vg.state == VGState.ACTIVE and not self.shutting_down
@@ -423,6 +426,7 @@ class GroupEngine:
     def _evaluate(self, now: float) -> None:
         if self.started_at is None:
             return
+        self._evaluated_at = now
         self._expire(now)
         may_claim = (not self.shutting_down and self.link_up and now >= self.started_at + self.t.hold_s)
         for _ in range(MAX_ROUNDS):

@@ -240,7 +240,11 @@ class GatewayService:
             self.log.warning(msg, *args)
 
     def _process(self, now: float) -> None:
-        """Performs every group's pending actions, syncs XDP, re-arms the timer."""
+        """Performs every group's pending actions, syncs XDP, re-arms the timer.
+
+        XDP first: a VMAC we take over must be accepted before the hello sourced from it
+        moves the switches' entries to our port (make-before-break inside the node too)."""
+        self._sync(now)
         for grp in self.groups:
             for act in grp.engine.drain():
                 try:
@@ -263,7 +267,7 @@ class GatewayService:
     def _arm(self, now: float) -> None:
         if not self.started:
             return
-        ds = [d for d in (g.engine.next_deadline(now) for g in self.groups) if d is not None]
+        ds = [d for d in (g.engine.next_deadline() for g in self.groups) if d is not None]
         ds += [until for _, until in self.adopted.values() if until > now]
         if self._timer is not None:
             self._timer.cancel()
