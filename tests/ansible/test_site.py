@@ -150,8 +150,29 @@ def test_verify_probes_pass_through_the_deployed_lab(lab, tmp_path):
 
 
 def test_verify_fails_when_a_probe_loses_packets(lab, tmp_path):
-    # Nothing in the lab has 10.0.1.99: every packet is lost, far over the budget of 0.
+    # h2 drops every tenth probe packet (an nft rule in the test lab's own namespace).
+    ns = f"{lab.prefix}-h2"
+    nft = ["ip", "netns", "exec", ns, "nft"]
+    subprocess.run([*nft, "add table inet hlloss"], check=True)
+    try:
+        subprocess.run([*nft, "add chain inet hlloss in { type filter hook input priority 0 ; }"], check=True)
+        subprocess.run([*nft, "add rule inet hlloss in udp dport 7000 numgen inc mod 10 == 0 drop"], check=True)
+        probes = '{"hitless_verify_probes": [{"name": "lossy", "src": "h1", "dst_node": "h2", "dst": "10.0.1.12"}]}'
+        cp = verify(lab, tmp_path, "-e", probes)
+        assert cp.returncode != 0
+        lost = json.loads((tmp_path / "lossy.json").read_text())["lost"]
+        assert 1000 <= lost <= 3000
+        assert f"lossy: lost {lost} packets, budget 0" in cp.stdout, explain(cp)
+        # The same loss within a larger budget passes.
+        cp = verify(lab, tmp_path, "-e", probes, "-e", "hitless_verify_max_lost=5000")
+        assert cp.returncode == 0, explain(cp)
+    finally:
+        subprocess.run([*nft, "delete table inet hlloss"], check=False)
+
+
+def test_verify_fails_when_a_probe_cannot_run(lab, tmp_path):
+    # Nothing in the lab has 10.0.1.99: the probe reports that no packet arrived at all.
     probes = '{"hitless_verify_probes": [{"name": "void", "src": "h1", "dst_node": "h2", "dst": "10.0.1.99"}]}'
     cp = verify(lab, tmp_path, "-e", probes)
     assert cp.returncode != 0
-    assert "void: lost 20000 packets, budget 0" in cp.stdout, explain(cp)
+    assert "void: the probe did not run" in cp.stdout, explain(cp)
