@@ -414,3 +414,30 @@ def test_server_arp_for_a_router_ip_answered_by_switch_even_from_cluster_ip(fs):
     # unknown on-link target from the cluster IP: dropped (isolation), not flooded
     fs.fm.set_router_ips({})
     assert fs.run(arp_req("10.20.0.77", psrc=IP_A, hwsrc=smac)).retval == XDP_DROP
+
+
+# ---- fuzz: malformed frames never abort and never get half-rewritten ------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_HEADS = st.sampled_from([
+    b"",                                                                  # fully random frame
+    mac_bytes(VMAC_A) + mac_bytes(CLIENT_MAC) + b"\x08\x00",              # to the virtual MAC, IPv4
+    mac_bytes(VMAC_A) + mac_bytes(CLIENT_MAC) + b"\x08\x00\x45\x00",
+    b"\xff" * 6 + mac_bytes(CLIENT_MAC) + b"\x08\x06\x00\x01\x08\x00\x06\x04",  # ARP header
+    mac_bytes(R1) + mac_bytes(SERVERS_A[0]) + b"\x08\x00",                # to a router
+])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(head=_HEADS, tail=st.binary(max_size=120), server_port=st.booleans())
+def test_fuzz_frames_get_a_clean_verdict(fs, head, tail, server_port):
+    pkt = (head + tail).ljust(14, b"\0")
+    fs.role(SERVER_ROLE if server_port else ROUTER_ROLE)
+    res = fs.run(pkt)
+    assert res.retval in (XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT), res.retval  # never XDP_ABORTED
+    assert len(res.data) == len(pkt)
+    if res.retval == XDP_PASS:
+        assert res.data == pkt                      # passed frames are untouched
+    if res.retval == XDP_REDIRECT:
+        assert res.data[6:] == pkt[6:]              # only the destination MAC may change
