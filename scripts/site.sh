@@ -19,8 +19,9 @@ echo "site: bringing up the default lab (prefix $prefix)"
 
 echo "site: ansible-playbook -i inventory/lab site.yml"
 # The venv's bin first: ansible's helpers (ansible-config, ...) are found next to it.
+play_rc=0
 PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" \
-  .venv/bin/ansible-playbook -i inventory/lab site.yml "$@"
+  .venv/bin/ansible-playbook -i inventory/lab site.yml "$@" || play_rc=$?
 
 echo
 echo "site: agent status"
@@ -37,31 +38,48 @@ for h in "${hosts[@]}"; do
   "$hitless" lab ssh --prefix "$prefix" "$h" -- hitless show status --json \
     >"$statusdir/$h.json" 2>"$statusdir/$h.err" || true
 done
-.venv/bin/python - "$statusdir" "${hosts[@]}" <<'PY'
+status_rc=0
+.venv/bin/python - "$statusdir" "${hosts[@]}" <<'PY' || status_rc=$?
 """Prints one line per lab agent and exits 1 when any agent did not answer."""
 import json
 import sys
 from pathlib import Path
 
 statusdir, hosts = Path(sys.argv[1]), sys.argv[2:]
-print(f"{'HOST':<6} {'NODE':<12} {'STATE':<8} {'PID':>6} {'VERSION':<8} {'UPTIME':>9}  {'ROLES':<22} XDP")
+
+
+def role_summary(name, st):
+    """A role's name plus its state where it reports one (e.g. GLBP group 1 active)."""
+    if not isinstance(st, dict):
+        return name
+    states = [f"g{g.get('group')} {g['state']}" for g in st.get("groups", []) if isinstance(g, dict) and "state" in g]
+    if "state" in st:
+        states.insert(0, str(st["state"]))
+    return f"{name} ({', '.join(states)})" if states else name
+
+print(f"{'HOST':<6} {'NODE':<12} {'STATE':<8} {'PID':>6} {'VERSION':<8} {'UPTIME':>9}  {'ROLES':<26} XDP")
 down = []
 for h in hosts:
     try:
         st = json.loads((statusdir / f"{h}.json").read_text())
     except (OSError, ValueError):
         err = (statusdir / f"{h}.err").read_text().strip().splitlines()
-        print(f"{h:<6} {'-':<12} {'DOWN':<8} {'-':>6} {'-':<8} {'-':>9}  {'-':<22} {err[-1] if err else ''}")
+        print(f"{h:<6} {'-':<12} {'DOWN':<8} {'-':>6} {'-':<8} {'-':>9}  {'-':<26} {err[-1] if err else ''}")
         down.append(h)
         continue
     progs = st.get("dataplane", {}).get("programs", {})
     xdp = ", ".join(f"{n} id {p.get('prog_id')} on {len(p.get('interfaces', {}))} ports"
                     + (" (adopted)" if p.get("adopted") else "") for n, p in progs.items()) or "-"
-    roles = ", ".join(st.get("roles", {})) or "-"
+    roles = ", ".join(role_summary(n, r) for n, r in st.get("roles", {}).items()) or "-"
     print(f"{h:<6} {st.get('node', '?'):<12} {'running':<8} {st.get('pid', '?'):>6} {st.get('version', '?'):<8} "
-          f"{st.get('uptime_s', 0):>8.1f}s  {roles:<22} {xdp}")
+          f"{st.get('uptime_s', 0):>8.1f}s  {roles:<26} {xdp}")
 if down:
     print(f"site: {len(down)} of {len(hosts)} agents are not running: {', '.join(down)}", file=sys.stderr)
     sys.exit(1)
 print(f"site: all {len(hosts)} lab agents are running")
 PY
+if ((play_rc != 0)); then
+  echo "site: ansible-playbook site.yml failed (exit $play_rc)" >&2
+  exit "$play_rc"
+fi
+exit "$status_rc"

@@ -176,3 +176,26 @@ def test_verify_fails_when_a_probe_cannot_run(lab, tmp_path):
     cp = verify(lab, tmp_path, "-e", probes)
     assert cp.returncode != 0
     assert "void: the probe did not run" in cp.stdout, explain(cp)
+
+
+def site_sh(lab: SiteLab, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "scripts" / "site.sh"), *lab.vars, *args], cwd=REPO,
+                          env=lab.env, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+
+
+def test_site_sh_prints_every_agent_and_fails_when_one_is_down(lab):
+    cp = site_sh(lab)
+    assert cp.returncode == 0, explain(cp)
+    table = cp.stdout.split("site: agent status", 1)[1].splitlines()
+    for node in AGENTS:
+        line = next(ln for ln in table if ln.startswith(f"{node} "))
+        assert f"{lab.prefix}-{node}" in line and " running " in line
+    assert "site: all 4 lab agents are running" in cp.stdout
+    # An inventory that wants r2's agent stopped converges fine, but the job is not done.
+    cp = site_sh(lab, "--limit", "r2", "-e", "hitless_agent_state=stopped")
+    assert cp.returncode == 1, explain(cp)
+    table = cp.stdout.split("site: agent status", 1)[1].splitlines()
+    assert any(ln.startswith("r2 ") and " DOWN " in ln for ln in table), explain(cp)
+    assert "1 of 4 agents are not running: r2" in cp.stderr
+    cp = site_sh(lab)
+    assert cp.returncode == 0, explain(cp)
