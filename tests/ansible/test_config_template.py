@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 
 import yaml
 
@@ -87,3 +88,40 @@ def test_a_node_name_the_agent_rejects_fails_the_play(tmp_path):
     cp = render(tmp_path, hitless_agent_node="has space")
     assert cp.returncode != 0
     assert "node" in cp.stdout and not (tmp_path / "etc" / "agent.yml").exists(), explain(cp)
+
+
+UNIT_PLAY = """
+- name: Render the agent's systemd unit
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Render it from the role's template
+      ansible.builtin.template:
+        src: {src}
+        dest: {dest}
+        mode: "0644"
+"""
+
+
+def test_systemd_unit_passes_systemd_analyze(tmp_path):
+    unit = tmp_path / "hitless-agent.service"
+    (tmp_path / "unit.yml").write_text(UNIT_PLAY.format(
+        src=REPO / "roles" / "hitless_agent" / "templates" / "hitless-agent.service.j2", dest=unit))
+    cp = playbook([str(tmp_path / "unit.yml"), "-e", "hitless_agent_node=lab-sw1",
+                   "-e", "hitless_agent_config_file=/etc/hitless/agent.yml"], cwd=tmp_path)
+    assert cp.returncode == 0, explain(cp)
+    text = unit.read_text()
+    assert "ExecStart=/usr/local/bin/hitless agent --config /etc/hitless/agent.yml" in text
+    assert "Restart=always" in text and "KillMode=mixed" in text
+
+    def analyze(body: str) -> str:
+        # This machine has no /usr/local/bin/hitless; systemd checks that commands exist.
+        check = tmp_path / "check" / "hitless-agent.service"
+        check.parent.mkdir(exist_ok=True)
+        check.write_text(body.replace("/usr/local/bin/hitless", "/bin/true"))
+        res = subprocess.run(["systemd-analyze", "verify", str(check)], capture_output=True, text=True, timeout=60)
+        return res.stderr.strip()
+
+    assert analyze(text) == ""
+    assert "kill mode" in analyze(text.replace("KillMode=mixed", "KillMode=sometimes"))

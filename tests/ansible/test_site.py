@@ -116,6 +116,22 @@ def test_killed_agent_is_restarted_and_adopts_its_xdp_program(lab):
     assert cp.returncode == 0 and recap(cp.stdout)["sw2"]["changed"] == 0, explain(cp)
 
 
+def test_agent_orphaned_by_a_killed_supervisor_is_replaced_by_the_next_run(lab):
+    before = lab.status("sw1")
+    lab.ssh("sw1", "kill -9 $(cat /run/hitless/agentctl.pid)")
+    cp = lab.ssh("sw1", "hitless-agentctl status", check=False)
+    assert cp.returncode == 3 and cp.stdout.startswith("unsupervised"), cp.stdout
+    cp = lab.site("--limit", "sw1")
+    assert cp.returncode == 0, explain(cp)
+    assert recap(cp.stdout)["sw1"]["changed"] == 1, explain(cp)  # only "Start the agent"
+    after = lab.status("sw1")
+    assert after["pid"] != before["pid"]
+    assert after["dataplane"]["programs"]["l2fwd"]["adopted"] is True
+    assert after["dataplane"]["programs"]["l2fwd"]["prog_id"] == before["dataplane"]["programs"]["l2fwd"]["prog_id"]
+    # Exactly one agent process: the orphan was stopped, not left beside the new one.
+    assert lab.ssh("sw1", "pgrep -c -f 'hitless agent --config'").stdout.strip() == "1"
+
+
 def test_stopped_agent_is_started_by_the_next_run(lab):
     lab.ssh("r1", "hitless-agentctl stop")
     assert lab.ssh("r1", "hitless-agentctl status", check=False).returncode == 3
