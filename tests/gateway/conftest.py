@@ -5,6 +5,7 @@ stopped in teardown, even on failure: agents, XDP attachments, pins, host ARP en
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import subprocess
 import sys
@@ -99,15 +100,22 @@ class Gateway:
         self.lab.run(router, ["ip", "link", "set", "dev", "eth0", "up"])
         return self.start(router, **group)
 
-    def wait_converged(self, routers=tuple(ROUTERS), avg="r1", timeout=20.0) -> None:
+    def wait_converged(self, routers=tuple(ROUTERS), avg="r1", standby=None, timeout=20.0) -> None:
+        """Waits for `avg` active, one standby (the best of the rest, or `standby`) and the
+        others listening, each owning an active forwarder."""
+        if standby is None and len(routers) > 1:
+            standby = max((r for r in routers if r != avg), key=lambda r: (ROUTERS[r][2], ipaddress.IPv4Address(ROUTERS[r][0])))
+
         def ok():
             gs = {r: self.group(r) for r in routers}
             if gs[avg]["state"] != "active":
                 return False
-            if len(routers) > 1 and sum(g["state"] == "standby" for g in gs.values()) != 1:
+            if standby and gs[standby]["state"] != "standby":
+                return False
+            if any(g["state"] != "listen" for r, g in gs.items() if r not in (avg, standby)):
                 return False
             return all(sum(f["state"] == "active" for f in g["forwarders"]) >= 1 for g in gs.values())
-        wait_for(ok, timeout, f"group to converge with {avg} as AVG")
+        wait_for(ok, timeout, f"group to converge with {avg} as AVG and {standby} as standby")
 
     def accepting(self, router: str) -> set[str]:
         """VMACs in the router's XDP table (what the data plane accepts right now)."""

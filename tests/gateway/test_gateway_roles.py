@@ -110,6 +110,7 @@ def test_b10_b11_higher_priority_newcomer_does_not_take_over(gw):
     gw.wait_converged(routers=("r2", "r3"), avg="r2")
     gw.start("r1", priority=250)
     wait_for(lambda: gw.group("r1")["state"] == "standby", 15, "the newcomer to become standby")
+    wait_for(lambda: gw.group("r3")["state"] == "listen", 5, "the old standby to listen")
     time.sleep(1.0)
     assert gw.group("r2")["state"] == "active" and gw.group("r1")["state"] == "standby"
     assert gw.group("r3")["state"] == "listen"
@@ -117,8 +118,8 @@ def test_b10_b11_higher_priority_newcomer_does_not_take_over(gw):
 
 def test_b10_priority_tie_is_won_by_the_highest_ip(gw):
     gw.start_all(priority=100)
-    gw.wait_converged(avg="r3")
-    assert gw.group("r2")["state"] == "standby"
+    gw.wait_converged(avg="r3", standby="r2")   # .4 then .3, whatever the start order
+    assert gw.group("r1")["state"] == "listen"
 
 
 def test_b25_vip_entries_are_permanent_and_not_overwritten_by_arp(gw):
