@@ -26,6 +26,7 @@ AGENTS = ["sw1", "sw2", "r1", "r2"]
 class SiteLab:
     def __init__(self, prefix: str, source, wheelhouse):
         self.prefix = prefix
+        self.source = source
         self.env = ansible_env(HITLESS_LAB_PREFIX=prefix)
         self.vars = ["-e", f"hitless_agent_source={source}", "-e", f"hitless_agent_wheelhouse={wheelhouse}"]
 
@@ -215,3 +216,64 @@ def test_site_sh_prints_every_agent_and_fails_when_one_is_down(lab):
     assert "1 of 4 agents are not running: r2" in cp.stderr
     cp = site_sh(lab)
     assert cp.returncode == 0, explain(cp)
+
+
+def build_variant(lab: SiteLab, tmp_path, name: str, edit) -> str:
+    """A copy of the converged source with one edit: a different build of the same release."""
+    src = tmp_path / name / "agent"
+    shutil.copytree(lab.source, src)
+    edit(src / "src" / "hitless")
+    return str(src)
+
+
+def upgrade(lab: SiteLab, source: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
+    return playbook([str(REPO / "playbooks" / "upgrade.yml"), *lab.vars, "-e", f"hitless_agent_source={source}",
+                     "-e", f"hitless_upgrade_report_dir={tmp_path}", "-e", "hitless_upgrade_probe_duration=90",
+                     *args], env=lab.env)
+
+
+def running_bank(lab: SiteLab, node: str) -> str:
+    pid = lab.status(node)["pid"]
+    return lab.ssh(node, f"tr '\\0' ' ' < /proc/{pid}/cmdline").stdout.split()[0].rsplit("/bin/", 1)[0]
+
+
+def test_upgrade_with_a_broken_build_rolls_back_and_stops(lab, tmp_path):
+    def crash_on_start(pkg):
+        f = pkg / "cli" / "agent_cmd.py"
+        f.write_text(f.read_text().replace("def run(args) -> int:\n",
+                                           "def run(args) -> int:\n    raise SystemExit('broken build')\n"))
+    before = {n: (running_bank(lab, n), lab.status(n)) for n in AGENTS}
+    source = build_variant(lab, tmp_path, "broken", crash_on_start)
+    cp = upgrade(lab, source, tmp_path, "-e", "hitless_agent_status_timeout=10", "-e", "hitless_upgrade_probe_duration=40")
+    assert cp.returncode != 0
+    first = AGENTS[0]
+    assert f"the upgrade stopped at {first}" in cp.stdout and "rolled back" in cp.stdout, explain(cp)
+    # The roll back is measured by the probes too, and lost nothing.
+    report = json.loads((tmp_path / "upgrade-h1-s1.json").read_text())
+    assert report["received"] > 0 and report["lost"] == 0
+    for n in AGENTS:
+        bank, st = before[n]
+        assert running_bank(lab, n) == bank
+        assert lab.ssh(n, "readlink /opt/hitless/current").stdout.strip() == bank
+        now = lab.status(n)
+        assert {k: p["prog_id"] for k, p in now["dataplane"]["programs"].items()} == \
+               {k: p["prog_id"] for k, p in st["dataplane"]["programs"].items()}
+        # Only the first node was touched: the rest kept their agent process.
+        assert (now["pid"] == st["pid"]) == (n != first)
+
+
+def test_staged_upgrade_is_hitless_and_keeps_every_xdp_program(lab, tmp_path):
+    source = build_variant(lab, tmp_path, "next", lambda pkg: (pkg / "__init__.py").write_text(
+        (pkg / "__init__.py").read_text() + "# the next build\n"))
+    before = {n: lab.status(n) for n in AGENTS}
+    cp = upgrade(lab, source, tmp_path)
+    assert cp.returncode == 0, explain(cp)
+    report = json.loads((tmp_path / "upgrade-h1-s1.json").read_text())
+    assert report["sent"] == 900000 and report["lost"] == 0, report
+    for n in AGENTS:
+        new_bank = lab.ssh(n, "readlink /opt/hitless/current").stdout.strip()
+        assert running_bank(lab, n) == new_bank != ""
+        now = lab.status(n)
+        assert now["pid"] != before[n]["pid"]
+        assert {k: (p["prog_id"], p["adopted"]) for k, p in now["dataplane"]["programs"].items()} == \
+               {k: (p["prog_id"], True) for k, p in before[n]["dataplane"]["programs"].items()}
