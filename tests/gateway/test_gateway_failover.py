@@ -20,6 +20,12 @@ def xdp_packets(gw, router: str, vmac: str) -> int:
     return next((v["packets"] for v in gw.show(router)["dataplane"]["vmacs"] if v["vmac"] == vmac), 0)
 
 
+def fdb_port(gw, mac: str) -> str | None:
+    """The switch port the LAN bridge has learnt `mac` on."""
+    out = gw.lab.run("sw", ["bridge", "-j", "fdb", "show", "br", "br0"]).stdout
+    return next((e.get("ifname") for e in json.loads(out or "[]") if e.get("mac") == mac), None)
+
+
 def probe(gw, host: str, rate: int, count: int, **kw):
     return background(host, "srv", lab=gw.lab.prefix, dst_ip=SERVER, rate=rate, count=count, **kw)
 
@@ -38,6 +44,8 @@ def test_avf_crash_takeover_redirect_and_timeout(gw):
         wait_for(lambda: V(3) in gw.accepting("r1"), 5, "r1 to take VMAC 3")
         assert time.monotonic() - t0 >= HOLD * 0.8
         assert V(3) not in gw.accepting("r2")
+        # the new holder's VMAC-sourced frames taught the switch: VMAC 3 is now on r1's port
+        wait_for(lambda: fdb_port(gw, V(3)) == "p5", 2, "the switch to learn VMAC 3 on r1's port (p5)")
         # B13: every survivor runs the redirect and timeout timers
         for r in ("r1", "r2"):
             f = gw.fwd(r, 3)
@@ -101,6 +109,7 @@ def test_avg_agent_killed_loses_nothing_and_returns_as_member(gw):
     gw.wait_converged()
     gw.warm()
     gw.bind("h1", V(1))
+    assert fdb_port(gw, V(1)) == "p5"
     prog_ids = {r: gw.show(r)["dataplane"]["program"]["prog_id"] for r in ROUTERS}
     links = {r: json.loads(gw.lab.run(r, ["ip", "-j", "addr", "show", "dev", "eth0"]).stdout) for r in ("r2", "r3")}
     with probe(gw, "h1", 10_000, 40_000) as p:        # 4 s at 10,000 packets/s
@@ -111,6 +120,7 @@ def test_avg_agent_killed_loses_nothing_and_returns_as_member(gw):
                  "r2 to become AVG and take VMAC 1")
         rep = p.wait()
     assert rep.lost == 0, rep.table()
+    assert fdb_port(gw, V(1)) == "p6"      # moved to r2's port by r2's VMAC-sourced hellos
     replies = gw.arp("h2")
     assert len(replies) == 1 and replies[0]["eth_src"] == V(2)
     wait_for(lambda: gw.group("r3")["state"] == "standby", 5, "r3 to become standby")

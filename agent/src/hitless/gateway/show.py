@@ -85,3 +85,7 @@ def format_table(d: dict) -> str:
             f"{v['vmac']}{' (adopted)' if v['adopted'] else ''} {v['packets']} pkts" for v in dp["vmacs"]) or "none"))
         lines.append("  " + ", ".join(f"{k} {v['packets']}" for k, v in dp["counters"].items()))
     return "\n".join(lines)
+
+
+# The name the gateway brief uses; the CLI looks for `format_table`.
+format_gateway_table = format_table
