@@ -1,5 +1,6 @@
-"""The molecule scenario of the agent role runs its whole sequence on a lab of its own:
-create, converge, idempotence, side_effect (SIGKILL every agent), verify (testinfra), destroy."""
+"""Each role's molecule scenario runs its whole sequence on a lab of its own: create,
+converge, idempotence, side_effect (fault injection), verify (testinfra), destroy.
+hitless_agent's side effect SIGKILLs every agent; hitless_bcc's unmounts bpffs."""
 from __future__ import annotations
 
 import re
@@ -14,17 +15,23 @@ from hitless.lab.lab import Lab
 pytestmark = [pytest.mark.lab, pytest.mark.container]
 
 
-def test_hitless_agent_scenario_passes_every_step():
+# scenario -> testinfra tests it runs (tests per host x 4 agent hosts)
+SCENARIOS = {"hitless_agent": 16, "hitless_bcc": 12}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_scenario_passes_every_step(scenario, tmp_path):
     prefix = "tm" + secrets.token_hex(3)
-    env = ansible_env(MOLECULE_LAB_PREFIX=prefix, NO_COLOR="1")
+    # Its own lab prefix and working directory: a parallel run of the same scenario never collides.
+    env = ansible_env(MOLECULE_LAB_PREFIX=prefix, MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path / "molecule"),
+                      NO_COLOR="1")
     env.pop("ANSIBLE_CONFIG")  # molecule writes its own
     try:
-        cp = run([str(VENV_BIN / "molecule"), "test", "-s", "hitless_agent"], env=env, timeout=1500)
+        cp = run([str(VENV_BIN / "molecule"), "test", "-s", scenario], env=env, timeout=1500)
     finally:
         cleanup.teardown(prefix, sorted(Lab.load("default", prefix=prefix).nodes))
     out = re.sub(r"\x1b\[[0-9;]*m", "", cp.stdout + cp.stderr)
     assert cp.returncode == 0, explain(cp, 120)
     for step in ("create", "converge", "idempotence", "side_effect", "verify", "destroy"):
         assert re.search(rf"{step}: Executed: Successful", out), f"{step} did not run"
-    # 4 testinfra tests on each of the 4 agent hosts.
-    assert re.search(r"\b16 passed\b", out), explain(cp, 120)
+    assert re.search(rf"\b{SCENARIOS[scenario]} passed\b", out), explain(cp, 120)
