@@ -69,10 +69,11 @@ class Gateway:
         self.agents[router] = a.start()
         return a
 
-    def start_all(self, *routers: str, **group) -> None:
-        """Starts the agents together (in parallel), so they elect as a cold start."""
+    def start_all(self, *routers: str, extra: dict | None = None, **group) -> None:
+        """Starts the agents together (in parallel), so they elect as a cold start.
+        `extra`: router -> extra top-level agent configuration (e.g. metrics)."""
         routers = routers or tuple(ROUTERS)
-        agents = {r: LabAgent(self.lab, r, self.roles(r, **group)) for r in routers}
+        agents = {r: LabAgent(self.lab, r, self.roles(r, **group), extra=(extra or {}).get(r)) for r in routers}
         for r, a in agents.items():
             a.write_config()
             a.proc = self.lab.popen(r, [sys.executable, "-m", "hitless", "agent", "--config", str(a.config_path)],

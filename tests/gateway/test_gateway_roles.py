@@ -169,8 +169,8 @@ def test_malformed_and_unknown_packets_are_counted_and_dropped(gw):
     assert gw.group("r1")["state"] == "active" and gw.agents["r1"].proc.poll() is None
 
 
-def test_show_gateway_cli_table_and_json(gw):
-    gw.start_all()
+def test_show_gateway_cli_table_and_json_and_metrics(gw):
+    gw.start_all(extra={"r1": {"metrics": {"listen": "10.31.1.2:9464"}}})
     gw.wait_converged()
     sock = gw.agents["r1"].socket
     hitless = [sys.executable, "-m", "hitless"]
@@ -185,3 +185,8 @@ def test_show_gateway_cli_table_and_json(gw):
     assert {f["vmac"]: f["owner_ip"] for f in g["forwarders"]} == {V(1): ROUTERS["r1"][0], V(2): ROUTERS["r2"][0],
                                                                     V(3): ROUTERS["r3"][0]}
     assert "hello_rx" in g["counters"] and d["dataplane"]["program"]["name"] == "gateway"
+    import urllib.request  # noqa: F401  (the scrape runs inside r1's namespace)
+    scrape = gw.lab.run("r1", [sys.executable, "-c", "import urllib.request;print(urllib.request.urlopen("
+                               "'http://10.31.1.2:9464/metrics', timeout=10).read().decode())"]).stdout
+    assert 'hitless_gateway_is_avg{group="1",interface="eth0"} 1.0' in scrape
+    assert f'hitless_gateway_forwarder_state{{forwarder="1",group="1",interface="eth0",vmac="{V(1)}"}} 32.0' in scrape

@@ -30,6 +30,7 @@ from hitless.gateway.auth import Authenticator
 from hitless.gateway.config import GatewayConfig, GroupConfig
 from hitless.gateway.dataplane import Entry, VmacTable
 from hitless.gateway.group import GroupEngine, Log, SendGarp, SendHello
+from hitless.gateway.metrics import GatewayCollector
 from hitless.gateway.net import GlbpSocket, IfaceInfo, iface_info, iface_kind, link_up, route_present
 from hitless.gateway.vf import DRAIN_GRACE_S
 from hitless.wire import glbp
@@ -76,6 +77,7 @@ class GatewayService:
         self._track_task: asyncio.Task | None = None
         self._warned: dict[str, float] = {}
         self.started = False
+        ctx.collectors.append(GatewayCollector(self))
 
     # --- lifecycle ----------------------------------------------------------------
 
