@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import HOLD_MS, HOSTS, ROUTERS, SERVER, VIP, V, wait_for
+from gwlab import HOLD_MS, HOSTS, ROUTERS, SERVER, VIP, V, wait_for
 from hitless.probe import background
 
 pytestmark = pytest.mark.lab
@@ -31,7 +31,7 @@ def probe(gw, host: str, rate: int, count: int, **kw):
 
 
 def test_avf_crash_takeover_redirect_and_timeout(gw):
-    from conftest import TIMERS
+    from gwlab import TIMERS
     gw.start_all(timers=dict(TIMERS, timeout="14s"))   # room for the ARP checks between timers
     gw.wait_converged()
     gw.warm()

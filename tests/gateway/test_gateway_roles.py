@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import HOSTS, ROUTERS, SERVER, VIP, V, wait_for
+from gwlab import HOSTS, ROUTERS, SERVER, VIP, V, wait_for
 from hitless.probe import background
 
 pytestmark = pytest.mark.lab

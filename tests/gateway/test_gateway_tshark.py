@@ -11,7 +11,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.utils import rdpcap
 
-from conftest import ROUTERS, VIP, V, wait_for
+from gwlab import ROUTERS, VIP, V, wait_for
 from hitless.wire.glbp import Packet
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "unit"))
