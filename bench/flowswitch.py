@@ -19,43 +19,31 @@ Prints a table and writes bench/results/flowswitch.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import struct
 import sys
 import time
-from array import array
 from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import VENV_PY, summary, table, write_json  # noqa: E402
+from common import summary, table, write_json  # noqa: E402
+from veth_rig import VethRig  # noqa: E402
 
 from hitless.config.schema import mac_bytes  # noqa: E402
-from hitless.dataplane.bpfsys import XDP_REDIRECT, MapHandle  # noqa: E402
+from hitless.dataplane.bpfsys import XDP_REDIRECT  # noqa: E402
 from hitless.dataplane.loader import compile_for_test  # noqa: E402
-from hitless.dataplane.maps import read_counters  # noqa: E402
 from hitless.flowswitch import maglev  # noqa: E402
 from hitless.flowswitch.tables import (CT_VAL, FLOW, MODE_BALANCE, PORT_ROUTER, U32, FlowSwitchMaps,  # noqa: E402
                                        ServerEntry, count_entries, update_batch)
-from hitless.lab import Lab  # noqa: E402
 
 PREFIX = "bfs"
 M = 65537
 VMAC, GEN_MAC, SINK_MAC = "02:fe:00:00:00:b1", "02:00:00:00:b1:01", "02:00:00:00:b1:02"
 CLUSTER_IP, CLIENT_IP = "10.78.0.100", "10.78.0.1"
-TOPOLOGY = {
-    "name": "bench-flowswitch",
-    "nodes": {
-        "gen": {"type": "host", "interfaces": {"eth0": {"mac": GEN_MAC}}},
-        "dut": {"type": "switch", "interfaces": {"p1": {}, "p2": {}}},
-        "sink": {"type": "host", "interfaces": {"eth0": {"mac": SINK_MAC}}},
-    },
-    "links": [["gen:eth0", "dut:p1"], ["dut:p2", "sink:eth0"]],
-}
 
 
 def frame(dst: str = VMAC, sport: int = 4000, src: str = CLIENT_IP) -> bytes:
@@ -82,94 +70,20 @@ print(prog.prog_id, prog.modes)
 """
 
 
-class VethBench:
-    def __init__(self, lab: Lab):
-        self.lab = lab
-        self.sink_pin = f"/sys/fs/bpf/hitless/{PREFIX}-sink/sink_stats"
-        self._startup = 0.0
-
-    def py(self, node: str, code: str) -> str:
-        return self.lab.run(node, [VENV_PY, "-c", code], timeout=300).stdout
-
-    def setup(self) -> None:
-        self.py("sink", f"from hitless.dataplane.loader import Dataplane; "
-                        f"Dataplane({PREFIX + '-sink'!r}).ensure_program('sink', ['eth0'])")
-        start = time.perf_counter()
-        self.lab.run("gen", [VENV_PY, "-m", "hitless.dataplane.trafficgen", "--ifname", "eth0",
-                             "--frame", frame().hex(), "--count", "1"], timeout=120)
-        self._startup = time.perf_counter() - start
-
-    def sink_count(self) -> int:
-        with MapHandle.from_pin(self.sink_pin) as m:
-            return read_counters(m, U32.pack(0))[0]
-
-    def offer(self, count: int) -> tuple[float, int]:
-        before = self.sink_count()
-        start = time.perf_counter()
-        out = self.lab.run("gen", [VENV_PY, "-m", "hitless.dataplane.trafficgen", "--ifname", "eth0",
-                                   "--frame", frame().hex(), "--count", str(count)], timeout=600).stdout
-        pushed = json.loads(out.strip().splitlines()[-1])
-        last, settled_at = self.sink_count(), time.perf_counter()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # the sink drains asynchronously; bounded wait
-            time.sleep(0.02)
-            now = self.sink_count()
-            if now == last:
-                break
-            last, settled_at = now, time.perf_counter()
-        delivered = last - before
-        elapsed = pushed["seconds"] + max(0.0, settled_at - start - pushed["seconds"] - self._startup)
-        return delivered / elapsed, delivered
-
-    def xdp_on(self) -> None:
-        self.py("dut", DUT_SETUP)
-
-    def xdp_off(self) -> None:
-        self.lab.run("dut", ["ip", "link", "set", "dev", "p1", "xdp", "off"])
-
-    def l2fwd_on(self) -> None:
-        # Reference: the lead's minimal static rewrite (one hash lookup, no hashing, no
-        # connection table). If it delivers what xdp_flowswitch does, the program is not the limit.
-        self.py("dut", "import socket\n"
-                       "from hitless.dataplane.loader import Dataplane\n"
-                       "from hitless.dataplane.forwarder import ENTRY, U32\n"
-                       f"p = Dataplane({PREFIX + '-dut'!r}, xdp_mode='native').ensure_program('l2fwd', ['p1'])\n"
-                       "p.map('l2fwd_ports').update(U32.pack(1), U32.pack(socket.if_nametoindex('p2')))\n"
-                       f"p.map('l2fwd_table').update(bytes.fromhex({VMAC.replace(':', '')!r}) + bytes(2), "
-                       f"ENTRY.pack(bytes.fromhex({SINK_MAC.replace(':', '')!r}), 0, 1, 0))\n")
-
-    def l2fwd_off(self) -> None:
-        self.xdp_off()
-
-    def nft_on(self) -> None:
-        for cmd in ("add table netdev hlfsbench",
-                    'add chain netdev hlfsbench in { type filter hook ingress device "p1" priority 0; }',
-                    f'add rule netdev hlfsbench in ether daddr {VMAC} ether daddr set {SINK_MAC} fwd to "p2"'):
-            self.lab.run("dut", ["nft", cmd])
-
-    def nft_off(self) -> None:
-        self.lab.run("dut", ["nft", "delete", "table", "netdev", "hlfsbench"])
-
-
 CANDIDATES = ("xdp", "nft", "l2fwd")
 
 
 def veth_pps(count: int, rounds: int) -> tuple[dict, dict]:
-    pps: dict[str, list[float]] = {c: [] for c in CANDIDATES}
-    delivered: dict[str, list[int]] = {c: [] for c in CANDIDATES}
-    with Lab.from_dict(TOPOLOGY, prefix=PREFIX).running() as lab:
-        b = VethBench(lab)
-        b.setup()
-        for _ in range(rounds):
-            for name in CANDIDATES:
-                getattr(b, f"{name}_on")()
-                try:
-                    rate, n = b.offer(count)
-                    pps[name].append(rate)
-                    delivered[name].append(n)
-                finally:
-                    getattr(b, f"{name}_off")()
-    return pps, delivered
+    rig = VethRig(PREFIX, GEN_MAC, SINK_MAC)
+    with rig.running(frame()):
+        candidates = {
+            "xdp": (lambda: rig.py("dut", DUT_SETUP), rig.xdp_off, frame()),
+            "nft": (lambda: rig.nft_on(VMAC, SINK_MAC, "hlfsbench"), lambda: rig.nft_off("hlfsbench"), frame()),
+            # Reference: the static L2 forwarder (one hash lookup, no hashing, no connection
+            # table). If it delivers what xdp_flowswitch does, the program is not the limit.
+            "l2fwd": (lambda: rig.l2fwd_on(VMAC, SINK_MAC), rig.xdp_off, frame()),
+        }
+        return rig.rounds(candidates, count, rounds)
 
 
 # ---------------------------------------------------------------- helpers on a test program
