@@ -15,6 +15,9 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+# Built wheelhouses kept in the cache (newest first); older ones are removed after a build.
+KEEP = 5
+
 
 def pip_wheel(args, cwd):
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", *args]
@@ -47,6 +50,10 @@ def main() -> int:
         os.rename(wheels, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    builds = sorted((p for p in out.parent.iterdir() if (p / ".complete").exists() and p != out),
+                    key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in builds[KEEP - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
     print(json.dumps({"changed": True, "wheels": sorted(p.name for p in out.glob("*.whl"))}))
     return 0
 
