@@ -153,7 +153,8 @@ class GroupEngine:
         self.link_up = up
         self._event(now, f"interface {self.cfg.interface} {'up' if up else 'down'}")
         if up:
-            self._vg_set(self.vg.enable(now), self.vg.state, now)
+            old = self.vg.state
+            self._vg_set(self.vg.enable(now), old, now)
             self.started_at = now
             for vf in self.fwds.values():
                 if vf.state == VFState.DISABLED:
