@@ -38,7 +38,7 @@ from hitless.dataplane.bpfsys import XDP_REDIRECT  # noqa: E402
 from hitless.dataplane.loader import compile_for_test  # noqa: E402
 from hitless.flowswitch import maglev  # noqa: E402
 from hitless.flowswitch.tables import (CT_VAL, FLOW, MODE_BALANCE, PORT_ROUTER, U32, FlowSwitchMaps,  # noqa: E402
-                                       ServerEntry, count_entries, update_batch)
+                                       ServerEntry)
 
 PREFIX = "bfs"
 M = 65537
@@ -171,10 +171,10 @@ def conntrack_1m(sample: int = 2000) -> dict:
         chunk = 100_000
         for base in range(0, n, chunk):
             keys = b"".join(FLOW.pack(src(i), dst, 4000, 80, 17) for i in range(base, base + chunk))
-            update_batch(ct, keys, CT_VAL.pack(1, 0) * chunk)
+            ct.update_batch(keys, CT_VAL.pack(1, 0) * chunk)
         fill_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        entries = count_entries(ct)
+        entries = ct.count()
         count_s = time.perf_counter() - t0
         # Every sampled flow is in the table pointing at server 1, which Maglev never picks:
         # landing on server 1 proves the lookup hit among a million entries.

@@ -102,8 +102,11 @@ class Dataplane:
         return sorted(p for p in os.listdir(self.pin_dir) if p.startswith(prefix))
 
     def ensure_program(self, name: str, interfaces: list[str], cflags: list[str] | tuple = (),
-                       func: str | None = None) -> XdpProgram:
-        """Makes sure build `name`+`cflags` is attached to `interfaces`, adopting it when possible."""
+                       func: str | None = None, xdp_mode: str | None = None) -> XdpProgram:
+        """Makes sure build `name`+`cflags` is attached to `interfaces`, adopting it when possible.
+
+        `xdp_mode` overrides the node's mode for this program (a program may know that the
+        native hook cannot do its job on some driver)."""
         ensure_bpffs(self.pin_dir)
         cflags = tuple(cflags)
         pin_name = f"prog_{name}_{build_hash(name, cflags)}"
@@ -124,7 +127,7 @@ class Dataplane:
             if current and current.prog_id == prog_id:
                 prog.modes[ifname] = current.mode
                 continue
-            prog.modes[ifname] = xdp_link.attach(ifname, fd, self.xdp_mode)
+            prog.modes[ifname] = xdp_link.attach(ifname, fd, xdp_mode or self.xdp_mode)
         # Older builds of this program are now attached nowhere we manage: drop their pins.
         for old in self._find_pins(name):
             if old != pin_name:

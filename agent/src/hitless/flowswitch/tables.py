@@ -13,14 +13,12 @@ tables the control plane decides:
 """
 from __future__ import annotations
 
-import ctypes
 import socket
 import struct
 from array import array
 from dataclasses import dataclass
 
 from hitless.config.schema import mac_bytes
-from hitless.dataplane import bpfsys
 from hitless.dataplane.bpfsys import MapHandle
 from hitless.dataplane.maps import read_counters, sync_map
 from hitless.flowswitch.maglev import EMPTY
@@ -48,7 +46,6 @@ STATS = ("rx", "inbound", "no_server", "vip_bad_ip", "ct_hit", "ct_new", "ct_res
          "frag_hit", "frag_l3", "arp_proxy", "arp_gw", "arp_isolated", "arp_self",
          "router_rewrite", "pass", "no_port")   # enum fs_stat
 
-BPF_MAP_UPDATE_BATCH = 26
 
 
 def ip4(text: str) -> bytes:
@@ -91,66 +88,6 @@ def flow_hash(key: bytes) -> int:
     h ^= h >> 16
     return h
 
-
-# ---- batch update (Debian bcc has no binding; bpfsys has the raw syscall) ----------------
-
-class _Batch(ctypes.Structure):
-    _fields_ = [("in_batch", ctypes.c_uint64), ("out_batch", ctypes.c_uint64),
-                ("keys", ctypes.c_uint64), ("values", ctypes.c_uint64),
-                ("count", ctypes.c_uint32), ("map_fd", ctypes.c_uint32),
-                ("elem_flags", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
-
-
-def update_batch(handle: MapHandle, keys: bytes, values: bytes) -> int:
-    """Writes many elements in one bpf() call; returns how many the kernel wrote.
-
-    Falls back to one update per element where the kernel lacks batch ops.
-    """
-    n = len(keys) // handle.key_size
-    if n == 0:
-        return 0
-    if len(values) != n * handle.value_size:
-        raise ValueError("keys and values differ in count")
-    kb, vb = ctypes.create_string_buffer(keys, len(keys)), ctypes.create_string_buffer(values, len(values))
-    attr = _Batch(keys=ctypes.addressof(kb), values=ctypes.addressof(vb), count=n, map_fd=handle.fd)
-    try:
-        bpfsys._call(BPF_MAP_UPDATE_BATCH, attr)
-        return attr.count
-    except OSError as exc:
-        if exc.errno not in (22, 95, 524):  # EINVAL / EOPNOTSUPP / ENOTSUPP: no batch support
-            raise
-    ks, vs = handle.key_size, handle.value_size
-    for i in range(n):
-        handle.update(keys[i * ks:(i + 1) * ks], values[i * vs:(i + 1) * vs])
-    return n
-
-
-BPF_MAP_LOOKUP_BATCH = 24
-
-
-def count_entries(handle: MapHandle, chunk: int = 65536) -> int:
-    """Number of elements in a hash map, read with BPF_MAP_LOOKUP_BATCH (1M entries in well
-    under a second, where get_next_key would take a million syscalls)."""
-    keys = ctypes.create_string_buffer(handle.key_size * chunk)
-    vals = ctypes.create_string_buffer(handle._buf_size * chunk)
-    tok_in, tok_out = ctypes.create_string_buffer(8), ctypes.create_string_buffer(8)
-    total, first = 0, True
-    for _ in range(1 + handle.max_entries // chunk + 1):
-        attr = _Batch(in_batch=0 if first else ctypes.addressof(tok_in), out_batch=ctypes.addressof(tok_out),
-                      keys=ctypes.addressof(keys), values=ctypes.addressof(vals), count=chunk, map_fd=handle.fd)
-        buf = bpfsys._Attr()
-        ctypes.memmove(ctypes.addressof(buf), ctypes.addressof(attr), ctypes.sizeof(attr))
-        ret = bpfsys._libc.syscall(bpfsys._SYS_BPF, BPF_MAP_LOOKUP_BATCH, ctypes.byref(buf), ctypes.sizeof(attr))
-        err = ctypes.get_errno() if ret < 0 else 0
-        ctypes.memmove(ctypes.addressof(attr), ctypes.addressof(buf), ctypes.sizeof(attr))
-        if ret < 0 and err != 2:  # ENOENT marks the last batch; its count is still valid
-            raise OSError(err, f"bpf(MAP_LOOKUP_BATCH): errno {err}")
-        total += attr.count
-        if ret < 0:
-            return total
-        ctypes.memmove(tok_in, tok_out, 8)
-        first = False
-    return total
 
 
 @dataclass
@@ -244,7 +181,7 @@ class FlowSwitchMaps:
         keys = array("I", range(base, base + self.M))
         if keys.itemsize != 4 or table.itemsize != 4:
             raise RuntimeError("array('I') is not 32-bit on this platform")
-        update_batch(self.m("fs_maglev"), keys.tobytes(), table.tobytes())
+        self.m("fs_maglev").update_batch(keys.tobytes(), table.tobytes())
         self.m("fs_sel").update(U32.pack(cid), U32.pack(half))
         return half
 

@@ -150,14 +150,11 @@ class GatewayService:
         mode = dp.xdp_mode
         veth = any(iface_kind(i) == "veth" for i in self.ifaces)
         if mode == "auto" and veth:
-            dp.xdp_mode = "generic"
+            mode = "generic"
         elif mode == "native" and veth:
             self.log.warning("gateway: native XDP on veth does not deliver rewritten frames to the "
                              "stack; use xdp_mode auto or generic")
-        try:
-            return dp.ensure_program("gateway", list(self.ifaces))
-        finally:
-            dp.xdp_mode = mode
+        return dp.ensure_program("gateway", list(self.ifaces), xdp_mode=mode)
 
     # --- host preparation ---------------------------------------------------------
 
