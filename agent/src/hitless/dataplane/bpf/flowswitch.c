@@ -441,12 +441,11 @@ static __always_inline int fs_inbound(struct ethhdr *eth, struct fs_cluster *cl,
 
 int xdp_flowswitch(struct xdp_md *ctx)
 {
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    u64 len = data_end - data;
+    void *data_end;
+    u64 len;
+    struct ethhdr *eth = hl_eth(ctx, &data_end, &len);
 
-    if ((void *)(eth + 1) > data_end)
+    if (!eth)
         return XDP_PASS;
     fs_stat(FS_RX, len);
 

@@ -34,12 +34,11 @@ static __always_inline void gw_count(u32 idx, u64 bytes)
 
 int xdp_gateway(struct xdp_md *ctx)
 {
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    u64 len = data_end - data;
+    void *data_end;
+    u64 len;
+    struct ethhdr *eth = hl_eth(ctx, &data_end, &len);
 
-    if ((void *)(eth + 1) > data_end)
+    if (!eth)
         return XDP_PASS;
     gw_count(GW_RX, len);
     if (eth->h_proto != htons(ETH_P_IP)) {

@@ -48,6 +48,20 @@ static __always_inline void hl_mac_copy(u8 *dst, const u8 *src)
     __builtin_memcpy(dst, src, ETH_ALEN);
 }
 
+/* The frame's Ethernet header, its end and its length; NULL when the frame is shorter than
+ * an Ethernet header. Every program starts here. */
+static __always_inline struct ethhdr *hl_eth(struct xdp_md *ctx, void **data_end, u64 *len)
+{
+    void *data = (void *)(long)ctx->data;
+    void *end = (void *)(long)ctx->data_end;
+
+    *data_end = end;
+    *len = end - data;
+    if (data + sizeof(struct ethhdr) > end)
+        return NULL;
+    return data;
+}
+
 /* A MAC address as a map key: 6 bytes padded to 8 so keys are aligned and memcmp-safe. */
 struct hl_mac_key {
     u8 mac[ETH_ALEN];

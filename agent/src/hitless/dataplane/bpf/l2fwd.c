@@ -29,12 +29,11 @@ static __always_inline void l2fwd_count(u32 idx, u64 bytes)
 
 int xdp_l2fwd(struct xdp_md *ctx)
 {
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    u64 len = data_end - data;
+    void *data_end;
+    u64 len;
+    struct ethhdr *eth = hl_eth(ctx, &data_end, &len);
 
-    if ((void *)(eth + 1) > data_end)
+    if (!eth)
         return XDP_PASS;
     l2fwd_count(L2FWD_RX, len);
 
