@@ -22,18 +22,12 @@ import socket
 import struct
 import sys
 import time
+from hitless.wire.inet import inet_checksum
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 
 
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 def udp_frame(dst_mac: bytes, src_mac: bytes, src: str, dst: str, sport: int, dport: int, payload: bytes,
@@ -41,7 +35,7 @@ def udp_frame(dst_mac: bytes, src_mac: bytes, src: str, dst: str, sport: int, dp
     udp_len = 8 + len(payload)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, ident, 0, ttl, 17, 0,
                      socket.inet_aton(src), socket.inet_aton(dst))
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", inet_checksum(ip)) + ip[12:]
     udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
     return dst_mac + src_mac + b"\x08\x00" + ip + udp
 

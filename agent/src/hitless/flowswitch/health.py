@@ -28,6 +28,7 @@ from typing import Awaitable, Callable
 
 from hitless.errors import WireError
 from hitless.flowswitch.config import DampingSpec, HealthSpec
+from hitless.wire.inet import inet_checksum
 
 UP, DOWN = "up", "down"
 
@@ -142,13 +143,6 @@ async def probe_tcp(host: str, port: int, timeout: float, source: str | None = N
     return True
 
 
-def _inet_checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
 
 
 _icmp_seq = 0
@@ -161,7 +155,7 @@ async def probe_icmp(host: str, timeout: float, source: str | None = None) -> bo
     ident, seq = os.getpid() & 0xFFFF, _icmp_seq
     payload = b"hitless-hc" + struct.pack("!d", time.time())
     hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    pkt = struct.pack("!BBHHH", 8, 0, _inet_checksum(hdr + payload), ident, seq) + payload
+    pkt = struct.pack("!BBHHH", 8, 0, inet_checksum(hdr + payload), ident, seq) + payload
     loop = asyncio.get_running_loop()
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from hitless.errors import WireError
+from hitless.wire.inet import inet_checksum
 
 PORT = 3222
 MCAST_V4 = "224.0.0.102"
@@ -270,13 +271,6 @@ _IP = struct.Struct("!BBHHHBBH4s4s")
 _UDP = struct.Struct("!HHHH")
 
 
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def frame(payload: bytes, src_mac: bytes, src_ip: str, dst_ip: str = MCAST_V4,
@@ -291,8 +285,8 @@ def frame(payload: bytes, src_mac: bytes, src_ip: str, dst_ip: str = MCAST_V4,
     ulen = _UDP.size + len(payload)
     pseudo = src + dst + struct.pack("!BBH", 0, 17, ulen)
     udp = _UDP.pack(PORT, PORT, ulen, 0) + payload
-    ucs = _csum(pseudo + udp) or 0xFFFF
+    ucs = inet_checksum(pseudo + udp) or 0xFFFF
     udp = _UDP.pack(PORT, PORT, ulen, ucs) + payload
     hdr = _IP.pack(0x45, 0xC0, 20 + ulen, ident & 0xFFFF, 0x4000, ttl, 17, 0, src, dst)
-    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", inet_checksum(hdr)) + hdr[12:]
     return _ETH.pack(dst_mac, src_mac, 0x0800) + hdr + udp
