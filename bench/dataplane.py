@@ -20,10 +20,8 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from common import summary, table, write_json
-from hitless.config.schema import mac_bytes
-from hitless.dataplane.forwarder import ENTRY, U32
-from hitless.dataplane.loader import Dataplane, compile_for_test
-from veth_rig import VethRig
+from hitless.dataplane.loader import Dataplane
+from veth_rig import VethRig, l2fwd_ns_per_packet
 
 PREFIX = "bdp"
 VMAC, GEN_MAC, SINK_MAC = "02:aa:00:00:00:01", "02:00:00:00:b0:01", "02:00:00:00:b0:02"
@@ -33,19 +31,6 @@ def frame(dst: str) -> bytes:
     # 64 bytes on the wire without FCS: the usual small-packet figure.
     return bytes(Ether(dst=dst, src=GEN_MAC) / IP(src="10.77.0.1", dst="10.77.0.2") / UDP(sport=9, dport=9)
                  / bytes(18))
-
-
-def test_run_ns_per_packet(repeat: int, rounds: int) -> list[float]:
-    """BPF_PROG_TEST_RUN of xdp_l2fwd on its rewrite path (the rewritten MAC maps to itself,
-    so every repeat on the same buffer takes the rewrite-and-redirect branch)."""
-    results = []
-    with compile_for_test("l2fwd") as t:
-        t.map("l2fwd_ports").update(U32.pack(1), U32.pack(1))
-        for mac in (VMAC, SINK_MAC):
-            t.map("l2fwd_table").update(mac_bytes(mac) + bytes(2), ENTRY.pack(mac_bytes(SINK_MAC), 0, 1, 0))
-        for _ in range(rounds):
-            results.append(float(t.run(frame(VMAC), repeat=repeat).duration_ns))
-    return results
 
 
 def main(argv=None) -> int:
@@ -63,7 +48,7 @@ def main(argv=None) -> int:
         }
         pps, delivered = rig.rounds(candidates, args.count, args.rounds)
         Dataplane(rig.dut_node).remove_all()
-    ns = test_run_ns_per_packet(1_000_000, args.rounds)
+    ns = l2fwd_ns_per_packet(frame(VMAC), VMAC, SINK_MAC, 1_000_000, args.rounds)
 
     med = {k: summary(v) for k, v in pps.items()}
     ns_sum = summary(ns)

@@ -31,13 +31,13 @@ from scapy.layers.l2 import Ether
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import summary, table, write_json  # noqa: E402
-from veth_rig import VethRig  # noqa: E402
+from veth_rig import VethRig, l2fwd_ns_per_packet  # noqa: E402
 
 from hitless.config.schema import mac_bytes  # noqa: E402
 from hitless.dataplane.bpfsys import XDP_REDIRECT  # noqa: E402
 from hitless.dataplane.loader import compile_for_test  # noqa: E402
 from hitless.flowswitch import maglev  # noqa: E402
-from hitless.flowswitch.tables import (CT_VAL, FLOW, MODE_BALANCE, PORT_ROUTER, U32, FlowSwitchMaps,  # noqa: E402
+from hitless.flowswitch.tables import (CT_VAL, FLOW, MODE_BALANCE, PORT_ROUTER, FlowSwitchMaps,  # noqa: E402
                                        ServerEntry)
 
 PREFIX = "bfs"
@@ -114,20 +114,6 @@ def testrun_ns(repeat: int, rounds: int) -> list[float]:
         setup_cluster(fm, {0: SINK_MAC})
         self_loop(fm, [SINK_MAC])
         assert t.run(frame()).retval == XDP_REDIRECT
-        for _ in range(rounds):
-            out.append(float(t.run(frame(), repeat=repeat).duration_ns))
-    return out
-
-
-def l2fwd_testrun_ns(repeat: int, rounds: int) -> list[float]:
-    """The reference program's cost, measured the same way (its rewritten MAC maps to itself)."""
-    from hitless.dataplane.forwarder import ENTRY
-
-    out = []
-    with compile_for_test("l2fwd") as t:
-        t.map("l2fwd_ports").update(U32.pack(1), U32.pack(1))
-        for mac in (VMAC, SINK_MAC):
-            t.map("l2fwd_table").update(mac_bytes(mac) + bytes(2), ENTRY.pack(mac_bytes(SINK_MAC), 0, 1, 0))
         for _ in range(rounds):
             out.append(float(t.run(frame(), repeat=repeat).duration_ns))
     return out
@@ -224,7 +210,7 @@ def main(argv=None) -> int:
     pps, delivered = veth_pps(args.count, args.rounds)
     load_after = os.getloadavg()
     ns = summary(testrun_ns(1_000_000, args.rounds))
-    ref_ns = summary(l2fwd_testrun_ns(1_000_000, args.rounds))
+    ref_ns = summary(l2fwd_ns_per_packet(frame(), VMAC, SINK_MAC, 1_000_000, args.rounds))
     mg = maglev_figures(args.rounds)
     ct = conntrack_1m()
     mv = flows_moved()
