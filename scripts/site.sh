@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make site`: the main job. Installs what it needs (scripts/bootstrap.sh), brings up the
-# default lab, deploys the agent onto it with `ansible-playbook site.yml`, then prints every
-# lab agent's status. Exits non-zero unless every agent runs and answers.
+# default lab, deploys the agent onto it with `ansible-playbook site.yml`, prints every lab
+# agent's status, and verifies forwarding with playbooks/verify.yml (traffic probes at
+# 10,000 packets/s, loss budget 0). Exits non-zero unless every agent runs and answers and
+# no probe loses a packet. HITLESS_SITE_VERIFY=0 skips the probes.
 #
 # HITLESS_LAB_PREFIX picks another lab prefix (default hl); extra arguments go to
 # ansible-playbook (e.g. `bash scripts/site.sh --check --diff`).
@@ -82,4 +84,11 @@ if ((play_rc != 0)); then
   echo "site: ansible-playbook site.yml failed (exit $play_rc)" >&2
   exit "$play_rc"
 fi
-exit "$status_rc"
+if ((status_rc != 0)); then
+  exit "$status_rc"
+fi
+if [[ "${HITLESS_SITE_VERIFY:-1}" != 0 ]]; then
+  echo "site: verifying forwarding: ansible-playbook playbooks/verify.yml"
+  .venv/bin/ansible-playbook -i inventory/lab playbooks/verify.yml
+  echo "site: verify passed (0 packets lost)"
+fi
