@@ -51,6 +51,7 @@ from hitless.lab import Lab  # noqa: E402
 from hitless.lab.agents import LabAgent  # noqa: E402
 from hitless.probe import background  # noqa: E402
 from hitless.wire import glbp  # noqa: E402
+from hitless.lab.poll import PollTimeout, wait_for  # noqa: E402
 
 PREFIX = "bgw"
 TOPOLOGY = ROOT / "tests" / "gateway" / "topology.yml"
@@ -65,13 +66,6 @@ def vmac(n: int) -> str:
     return glbp.mac_text(glbp.vmac(1, n))
 
 
-def wait_for(pred, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"timed out after {timeout} s waiting for {what}")
 
 
 class Bench:
@@ -141,7 +135,7 @@ class Bench:
             return gs["r1"]["state"] == "active" and states == ["active", "listen", "standby"] and owned
         try:
             wait_for(converged, 20, "the GLBP group to converge")
-        except RuntimeError:
+        except PollTimeout:
             for r, a in self.agents.items():
                 print(r, a.show("gateway")["groups"][0]["state"], a.log_tail(15), file=sys.stderr)
             raise

@@ -9,20 +9,13 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
 import pytest
 
 from hitless.agentd.control import request
+from hitless.lab.poll import wait_for
 
 
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -38,7 +31,7 @@ def agent(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "hitless", "agent", "--config", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        wait_for(lambda: sock.exists() or proc.poll() is not None, what="control socket")
+        wait_for(lambda: sock.exists() or proc.poll() is not None, 20, "control socket")
         assert proc.poll() is None, proc.stdout.read().decode()
         yield proc, str(sock), log
     finally:
@@ -74,7 +67,7 @@ def test_non_root_peer_is_refused_even_if_file_mode_is_opened(agent):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=20)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "b''"  # closed without an answer
-    wait_for(lambda: "non-root peer" in log.read_text(), what="rejection log line")
+    wait_for(lambda: "non-root peer" in log.read_text(), 20, "rejection log line")
 
 
 @pytest.mark.parametrize("line", [b"not json\n", b"[1,2]\n", b'{"cmd": 5}\n', b'{"nocmd": 1}\n'])

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hitless.lab import Lab
 from hitless.lab.agents import LabAgent
+from hitless.lab.poll import wait_for
 
 HERE = Path(__file__).parent
 TOPOLOGY = HERE / "topology.yml"
@@ -103,15 +104,15 @@ class Env:
         return next(r for p in st["router_pools"] for r in p["routers"] if r["name"] == name)
 
     def wait(self, pred, timeout: float = 20.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.show()
-            if pred(last):
-                return last
-            time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {what}; last state: "
-                             f"{json.dumps(last)[:2000] if last else None}\n{self.agent.log_tail(20)}")
+        seen = {}
+
+        def check():
+            seen["state"] = st = self.show()
+            return st if pred(st) else None
+
+        return wait_for(check, timeout, what, step=0.1,
+                        detail=lambda: f"last state: {json.dumps(seen.get('state'))[:2000]}\n"
+                                       f"{self.agent.log_tail(20)}")
 
     def wait_member(self, cluster: str, server: str, state: str, timeout: float = 20.0) -> dict:
         return self.wait(lambda st: self.member(cluster, server, st)["state"] == state, timeout,

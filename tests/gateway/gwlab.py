@@ -10,7 +10,6 @@ import ipaddress
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from hitless.dataplane.bpfsys import MapHandle
@@ -18,6 +17,7 @@ from hitless.errors import LabError
 from hitless.lab import Lab
 from hitless.lab.agents import LabAgent
 from hitless.wire import glbp
+from hitless.lab.poll import wait_for
 
 HERE = Path(__file__).parent
 TOPOLOGY = HERE / "topology.yml"
@@ -39,16 +39,6 @@ def V(n: int) -> str:
     return glbp.mac_text(glbp.vmac(GROUP, n))
 
 
-def wait_for(pred, timeout: float, what: str, step: float = 0.05):
-    """Polls `pred` until it returns something truthy; fails with `what` at the deadline."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = pred()
-        if last:
-            return last
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
 
 
 class Gateway:

@@ -5,7 +5,7 @@ import glob
 import json
 import os
 import subprocess
-import time
+from hitless.lab.poll import PollTimeout, wait_for
 
 
 def namespaces(prefix: str) -> list[str]:
@@ -71,9 +71,8 @@ def map_exists(map_id: int) -> bool:
 
 
 def wait_until(pred, timeout: float = 10.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+    """Whether `pred` came true within `timeout`, for `assert wait_until(...)`."""
+    try:
+        return bool(wait_for(pred, timeout, step=step))
+    except PollTimeout:
+        return False
